@@ -1,0 +1,1 @@
+"""DynamoWave chat domain: protocol, store and delivery shared by every Lambda handler."""
