@@ -1,0 +1,176 @@
+"""`dynamowave dev`: the local runtime (see DESIGN.md "Local runtime")."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+from aiohttp import web
+
+DEV_AUTH_SECRET = "dynamowave-local-dev-secret"  # noqa: S105 - local --auth dev only, never deployed
+DEFAULT_REGIONS = ("eu-west-1", "us-east-1")
+
+
+def _rate(value: str) -> float:
+    rate = float(value)
+    if not 0.0 <= rate <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return rate
+
+
+def _non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return number
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP/WebSocket port (default 8000)")
+    parser.add_argument("--stage", default="dev", help="API stage, the WebSocket path (default dev)")
+    parser.add_argument("--dynamodb-endpoint", metavar="URL", help="use this DynamoDB (e.g. DynamoDB Local)")
+    parser.add_argument("--auth", choices=("off", "dev"), default="off", help="$connect authorizer (default off)")
+    parser.add_argument(
+        "--regions",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2 runs a second region on PORT+1 over the same table, with stream fan-out",
+    )
+    parser.add_argument("--region", default=DEFAULT_REGIONS[0], help="the (first) region's name")
+    parser.add_argument("--second-region", default=DEFAULT_REGIONS[1], help="the second region's name")
+    parser.add_argument("--table-name", default="dynamowave-local", help="table name (default dynamowave-local)")
+    parser.add_argument(
+        "--post-fault-rate", type=_rate, default=0.0, help="share of @connections posts failing with 429/500"
+    )
+    parser.add_argument("--post-gone-rate", type=_rate, default=0.0, help="share of @connections posts answered 410")
+    parser.add_argument(
+        "--post-latency-ms", type=_non_negative, default=0, help="latency added to every @connections post"
+    )
+    parser.add_argument("--idle-timeout", type=float, default=600, help="idle timeout in seconds (default 600)")
+    parser.add_argument(
+        "--max-connection-seconds", type=float, default=7200, help="maximum connection duration (default 7200)"
+    )
+    parser.add_argument("--seed", type=int, help="seed fault injection, for reproducible runs")  # fmt: skip
+
+
+def configure_handlers(args: argparse.Namespace, backend: Any, endpoints: dict[str, str], api_id: str) -> None:
+    """The environment the handlers read, as Terraform would set it on AWS, pointed at local services."""
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": args.region,
+        "AWS_DEFAULT_REGION": args.region,
+        "AWS_ENDPOINT_URL_DYNAMODB": backend.dynamodb_url,
+        "AWS_ENDPOINT_URL_SQS": backend.services_url,
+        "TABLE_NAME": backend.table_name,
+        "DLQ_URL": backend.dlq_url,
+        "WEBSOCKET_API_ID": api_id,
+        "WEBSOCKET_STAGE": args.stage,
+        "CONNECTIONS_ENDPOINTS": json.dumps(endpoints),
+        "APP_VERSION": "local",
+        "DELIVERY_BUDGET_MS": os.environ.get("DELIVERY_BUDGET_MS", "3000"),
+    })  # fmt: skip
+    if args.auth == "dev":
+        os.environ["AUTH_SECRET"] = DEV_AUTH_SECRET
+    os.environ.pop("AWS_PROFILE", None)
+    from chat import clients, config
+
+    config.settings.cache_clear()
+    clients.reset()
+
+
+def dev_token(name: str, ttl_seconds: int = 12 * 3600) -> str:
+    from chat.auth import issue
+
+    return issue(
+        DEV_AUTH_SECRET.encode(), subject=f"dev:{name}", name=name, issuer="dynamowave", ttl_seconds=ttl_seconds
+    )
+
+
+async def serve(args: argparse.Namespace) -> int:
+    import random
+
+    from dynamowave.local.backend import start_backend
+    from dynamowave.local.gateway import Faults, Gateway
+    from dynamowave.local.lambdas import Invoker
+    from dynamowave.local.streams import StreamPoller
+
+    regions = [args.region] if args.regions == 1 else [args.region, args.second_region]
+    if len(set(regions)) != len(regions):
+        print("error: --region and --second-region must differ", file=sys.stderr)
+        return 2
+    print(f"starting DynamoWave local runtime ({', '.join(regions)}) ...", flush=True)
+    try:
+        backend = await asyncio.to_thread(start_backend, args.region, args.table_name, args.dynamodb_endpoint)
+    except Exception as err:
+        print(f"error: {err}", file=sys.stderr)
+        if args.dynamodb_endpoint:
+            print("check that DynamoDB is listening at --dynamodb-endpoint", file=sys.stderr)
+        return 1
+    rng = random.Random(args.seed)
+    invoker = Invoker(prefix=f"dynamowave-{args.stage}")
+    gateways = [
+        Gateway(region=region, stage=args.stage, host=args.host, port=args.port + i, invoker=invoker, auth=args.auth,
+                idle_timeout_s=args.idle_timeout, max_connection_s=args.max_connection_seconds,
+                faults=Faults(args.post_fault_rate, args.post_gone_rate, args.post_latency_ms, rng),
+                token_issuer=dev_token)
+        for i, region in enumerate(regions)
+    ]  # fmt: skip
+    for gateway in gateways:
+        gateway.peers = [g for g in gateways if g is not gateway]
+    configure_handlers(args, backend, {g.region: g.management_url for g in gateways}, gateways[0].api_id)
+
+    runners: list[web.AppRunner] = []
+    pollers: list[StreamPoller] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for gateway in gateways:
+            runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
+            await runner.setup()
+            runners.append(runner)
+            try:
+                await web.TCPSite(runner, args.host, gateway.port).start()
+            except OSError as err:
+                print(f"error: cannot listen on {args.host}:{gateway.port} ({err}); "
+                      f"pick another port with --port", file=sys.stderr)  # fmt: skip
+                return 1
+        if len(gateways) > 1:
+            for gateway in gateways:
+                poller = StreamPoller(backend, gateway.region, invoker)
+                await asyncio.to_thread(poller.start)
+                pollers.append(poller)
+        db = "embedded (moto)" if backend.embedded_dynamodb else backend.dynamodb_url
+        print(f"DynamoDB: {db}, table {backend.table_name}; auth: {args.auth}")
+        for gateway in gateways:
+            print(f"[{gateway.region}] chat:        http://{gateway.domain_name}/")
+            print(f"[{gateway.region}] websocket:   {gateway.websocket_url}")
+            print(f"[{gateway.region}] @connections: {gateway.management_url}/@connections/{{connectionId}}")
+        if args.auth == "dev":
+            print("tokens: dynamowave token --name NAME")
+        print("ready: open the chat URL in two browser tabs; Ctrl-C stops", flush=True)
+        await stop.wait()
+        print("\nstopping ...", flush=True)
+        return 0
+    finally:
+        for gateway in gateways:
+            await gateway.close_all()
+        for runner in runners:
+            await runner.cleanup()
+        for poller in pollers:
+            await asyncio.to_thread(poller.stop)
+        invoker.shutdown()
+        backend.stop()
+
+
+def main(args: argparse.Namespace) -> int:
+    return asyncio.run(serve(args))

@@ -1,0 +1,123 @@
+"""The AWS services the local runtime provides: an embedded moto server (DynamoDB, SQS and the
+DynamoDB stream) or an external DynamoDB endpoint, and the table built from Terraform's schema."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "table" / "schema.json"
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"table schema not found at {path}: run dynamowave from a DynamoWave checkout")
+    return json.loads(path.read_text())
+
+
+def client(service: str, endpoint_url: str, region: str) -> Any:
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=10),
+        **LOCAL_CREDENTIALS,
+    )
+
+
+def create_table(dynamodb: Any, table_name: str, schema: dict[str, Any]) -> str:
+    """Create the table (if absent) exactly as Terraform defines it; returns its stream ARN."""
+    try:
+        description = dynamodb.describe_table(TableName=table_name)["Table"]
+    except dynamodb.exceptions.ResourceNotFoundException:
+        key_schema = [{"AttributeName": schema["hash_key"], "KeyType": "HASH"}]
+        if schema.get("range_key"):
+            key_schema.append({"AttributeName": schema["range_key"], "KeyType": "RANGE"})
+        dynamodb.create_table(
+            TableName=table_name,
+            AttributeDefinitions=[
+                {"AttributeName": a["name"], "AttributeType": a["type"]} for a in schema["attributes"]
+            ],
+            KeySchema=key_schema,
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": schema["stream_view_type"]},
+        )
+        dynamodb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+        dynamodb.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": schema["ttl_attribute"]},
+        )
+        description = dynamodb.describe_table(TableName=table_name)["Table"]
+    return description.get("LatestStreamArn", "")
+
+
+@dataclass
+class Backend:
+    """Endpoints the handlers and the stream poller talk to."""
+
+    services_url: str  # moto server: SQS, and DynamoDB unless an external endpoint is given
+    dynamodb_url: str
+    region: str
+    table_name: str
+    stream_arn: str
+    dlq_url: str
+    moto: Any = None
+
+    @property
+    def embedded_dynamodb(self) -> bool:
+        return self.dynamodb_url == self.services_url
+
+    def stop(self) -> None:
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+
+
+def start_backend(region: str, table_name: str, dynamodb_endpoint: str | None = None) -> Backend:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # its access log would drown the runtime's output
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    services_url = f"http://127.0.0.1:{port}"
+    _wait_for(services_url)
+    dynamodb_url = dynamodb_endpoint or services_url
+    try:
+        stream_arn = create_table(client("dynamodb", dynamodb_url, region), table_name, load_schema())
+    except Exception as err:
+        moto.stop()
+        raise RuntimeError(f"could not create the table at {dynamodb_url}: {err}") from err
+    sqs = client("sqs", services_url, region)
+    dlq_url = sqs.create_queue(QueueName=f"{table_name}-delivery-dlq")["QueueUrl"]
+    return Backend(services_url, dynamodb_url, region, table_name, stream_arn, dlq_url, moto)
+
+
+def _wait_for(url: str, timeout: float = 15.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):  # noqa: S310 - loopback URL we built
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"embedded moto server did not start at {url}") from None
+            time.sleep(0.05)

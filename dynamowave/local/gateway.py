@@ -1,0 +1,403 @@
+"""API Gateway, locally: the WebSocket API and its @connections management API for one region.
+
+Behaves like the AWS service where the handlers can tell: connection ids, API-Gateway-shaped
+events, route selection on ``$request.body.action``, ``$connect`` rejection before the upgrade,
+two-way route responses, the 128 KB message limit, idle and maximum connection durations, and
+410 from @connections for unknown connections. Fault injection applies to @connections posts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import secrets
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from dynamowave.local.lambdas import ACCOUNT_ID, Invoker
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+MAX_MESSAGE_BYTES = 128 * 1024
+ROUTES = {
+    "$connect": "connect",
+    "$disconnect": "disconnect",
+    "$default": "default",
+    "sendMessage": "send_message",
+    "joinRoom": "rooms",
+    "leaveRoom": "rooms",
+    "history": "rooms",
+    "ping": "ping",
+}
+TWO_WAY_ROUTES = frozenset(ROUTES) - {"$connect", "$disconnect"}
+
+
+@dataclass
+class Faults:
+    """Fault injection on @connections POST (rates are probabilities 0..1)."""
+
+    fault_rate: float = 0.0
+    gone_rate: float = 0.0
+    latency_ms: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass
+class LocalConnection:
+    connection_id: str
+    socket: web.WebSocketResponse
+    connected_at: int
+    source_ip: str
+    user_agent: str
+    authorizer: dict[str, Any] | None
+    last_active_at: int = 0
+    closing_reason: str = "Client closed the connection"
+
+
+def new_connection_id() -> str:
+    # API Gateway's ids look like "L0SM9cOFvHcCIhw=": 10 random bytes, base64.
+    return base64.b64encode(secrets.token_bytes(10)).decode()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def select_route(data: str | bytes) -> str:
+    """``$request.body.action``: the route whose key equals the body's action, else ``$default``."""
+    try:
+        frame = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return "$default"
+    action = frame.get("action") if isinstance(frame, dict) else None
+    return action if isinstance(action, str) and action in ROUTES and not action.startswith("$") else "$default"
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    # boto3 reads the error code from this header for rest-json services like apigatewaymanagementapi.
+    return web.json_response({"message": message}, status=status, headers={"x-amzn-ErrorType": code})
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        region: str,
+        stage: str,
+        host: str,
+        port: int,
+        invoker: Invoker,
+        auth: str = "off",
+        idle_timeout_s: float = 600,
+        max_connection_s: float = 7200,
+        faults: Faults | None = None,
+        public_config: dict[str, Any] | None = None,
+        token_issuer: Any = None,
+    ) -> None:
+        self.region = region
+        self.stage = stage
+        self.host = host
+        self.port = port
+        self.api_id = f"local{port}"
+        self.invoker = invoker
+        self.auth = auth
+        self.idle_timeout_s = idle_timeout_s
+        self.max_connection_s = max_connection_s
+        self.faults = faults or Faults()
+        self.public_config = public_config or {}
+        self.token_issuer = token_issuer
+        self.connections: dict[str, LocalConnection] = {}
+        self.stats: Counter[str] = Counter()
+        self.peers: list[Gateway] = []  # other regions, to detect cross-region management calls
+        self.app = self._build_app()
+
+    @property
+    def domain_name(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def websocket_url(self) -> str:
+        return f"ws://{self.domain_name}/{self.stage}"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://{self.domain_name}/{self.stage}"
+
+    def _build_app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_MESSAGE_BYTES + 1024)
+        app.router.add_get("/", self.index)
+        app.router.add_get("/config.json", self.config)
+        app.router.add_get("/local/token", self.issue_token)
+        app.router.add_get("/local/stats", self.get_stats)
+        if STATIC_DIR.is_dir():
+            app.router.add_static("/static/", STATIC_DIR, show_index=False)
+        app.router.add_get(f"/{self.stage}", self.websocket)
+        conn = f"/{self.stage}/@connections/{{connection_id}}"
+        app.router.add_post(conn, self.post_to_connection)
+        app.router.add_get(conn, self.get_connection)
+        app.router.add_delete(conn, self.delete_connection)
+        return app
+
+    # ---- static client -----------------------------------------------------------------------
+
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        index = STATIC_DIR / "index.html"
+        if not index.is_file():
+            return web.Response(text="DynamoWave local runtime: the browser client is not installed", status=404)
+        return web.FileResponse(index, headers={"Cache-Control": "no-store"})
+
+    async def config(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {**self.public_config, "websocketUrl": self.websocket_url, "stage": self.stage, "region": self.region,
+             "auth": self.auth},
+            headers={"Cache-Control": "no-store"},
+        )  # fmt: skip
+
+    async def issue_token(self, request: web.Request) -> web.Response:
+        """Dev tokens for the browser client when --auth dev is on (never part of a deployment)."""
+        if self.auth != "dev" or self.token_issuer is None:
+            return web.json_response({"message": "token issuing is only available with --auth dev"}, status=404)
+        name = request.query.get("name", "")
+        if not 1 <= len(name) <= 32:
+            return web.json_response({"message": "name must be 1..32 characters"}, status=400)
+        return web.json_response({"token": self.token_issuer(name)}, headers={"Cache-Control": "no-store"})
+
+    async def get_stats(self, request: web.Request) -> web.Response:
+        return web.json_response({"region": self.region, "connections": len(self.connections), **self.stats})
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def _request_context(self, route: str, event_type: str, conn: LocalConnection | None, connection_id: str,
+                         **extra: Any) -> dict[str, Any]:  # fmt: skip
+        now = _now_ms()
+        ctx: dict[str, Any] = {
+            "routeKey": route,
+            "eventType": event_type,
+            "extendedRequestId": uuid.uuid4().hex[:16],
+            "requestTime": formatdate(now / 1000, usegmt=True),
+            "messageDirection": "IN",
+            "stage": self.stage,
+            "connectedAt": conn.connected_at if conn else now,
+            "requestTimeEpoch": now,
+            "identity": {"sourceIp": conn.source_ip if conn else "127.0.0.1",
+                         "userAgent": conn.user_agent if conn else ""},
+            "requestId": uuid.uuid4().hex[:16],
+            "domainName": self.domain_name,
+            "connectionId": connection_id,
+            "apiId": self.api_id,
+            **extra,
+        }  # fmt: skip
+        if conn and conn.authorizer:
+            ctx["authorizer"] = conn.authorizer
+        return ctx
+
+    @staticmethod
+    def _http_parts(request: web.Request) -> dict[str, Any]:
+        headers = {k: v for k, v in request.headers.items()}
+        query = {k: v for k, v in request.query.items()}
+        return {
+            "headers": headers,
+            "multiValueHeaders": {k: request.headers.getall(k) for k in headers},
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": {k: request.query.getall(k) for k in query} or None,
+        }
+
+    async def _authorize(self, request: web.Request, connection_id: str) -> dict[str, Any] | None:
+        """Run the REQUEST authorizer; None means refuse with 401 (as API Gateway does)."""
+        parts = self._http_parts(request)
+        if not (parts["queryStringParameters"] or {}).get("token"):
+            return None  # a missing identity source is refused without calling the authorizer
+        event = {
+            "type": "REQUEST",
+            "methodArn": f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{self.api_id}/{self.stage}/$connect",
+            **parts,
+            "stageVariables": {},
+            "requestContext": self._request_context("$connect", "CONNECT", None, connection_id),
+        }
+        try:
+            result = await self.invoker.invoke("authorizer", self.region, event)
+        except Exception:
+            return None
+        statements = ((result or {}).get("policyDocument") or {}).get("Statement") or []
+        if not statements or any(s.get("Effect") != "Allow" for s in statements):
+            return None
+        return {"principalId": result.get("principalId"), **(result.get("context") or {})}
+
+    # ---- the WebSocket API -------------------------------------------------------------------
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return web.Response(status=426, text="this endpoint only speaks WebSocket")
+        connection_id = new_connection_id()
+        authorizer = None
+        if self.auth == "dev":
+            authorizer = await self._authorize(request, connection_id)
+            if authorizer is None:
+                self.stats["connect_rejected"] += 1
+                return web.json_response({"message": "Unauthorized"}, status=401)
+        socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True, heartbeat=None)
+        conn = LocalConnection(connection_id, socket, _now_ms(), request.remote or "127.0.0.1",
+                               request.headers.get("User-Agent", ""), authorizer)  # fmt: skip
+        event = {**self._http_parts(request), "isBase64Encoded": False,
+                 "requestContext": self._request_context("$connect", "CONNECT", conn, connection_id)}  # fmt: skip
+        try:
+            result = await self.invoker.invoke("connect", self.region, event)
+            status = int((result or {}).get("statusCode", 200))
+        except Exception:
+            status = 500
+        if not 200 <= status < 300:
+            self.stats["connect_rejected"] += 1
+            return web.json_response({"message": "Forbidden"}, status=status)
+        await socket.prepare(request)
+        self.connections[connection_id] = conn
+        self.stats["connected"] += 1
+        try:
+            await self._receive_loop(conn)
+        finally:
+            self.connections.pop(connection_id, None)
+            if not socket.closed:
+                await socket.close()
+            await self._disconnect(conn)
+        return socket
+
+    async def _receive_loop(self, conn: LocalConnection) -> None:
+        socket = conn.socket
+        hard_stop = time.monotonic() + self.max_connection_s
+        pending: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                remaining = hard_stop - time.monotonic()
+                if remaining <= 0:
+                    conn.closing_reason = "Maximum connection duration reached"
+                    await socket.close(code=1001, message=b"Going away")
+                    return
+                try:
+                    msg = await socket.receive(timeout=min(self.idle_timeout_s, remaining))
+                except TimeoutError:
+                    if time.monotonic() < hard_stop:
+                        conn.closing_reason = "Idle timeout"
+                    await socket.close(code=1001, message=b"Going away")
+                    return
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    conn.last_active_at = _now_ms()
+                    # API Gateway invokes route integrations concurrently, not one frame at a time.
+                    task = asyncio.create_task(self._dispatch(conn, msg.data))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                elif msg.type == WSMsgType.ERROR:
+                    conn.closing_reason = "Message too big" if socket.close_code == 1009 else "Connection error"
+                    return
+                else:  # CLOSE, CLOSING, CLOSED
+                    return
+        finally:
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _dispatch(self, conn: LocalConnection, data: str | bytes) -> None:
+        route = select_route(data)
+        binary = isinstance(data, bytes)
+        body = base64.b64encode(data).decode() if binary else data
+        event = {
+            "requestContext": self._request_context(
+                route, "MESSAGE", conn, conn.connection_id, messageId=uuid.uuid4().hex[:16]
+            ),
+            "body": body,
+            "isBase64Encoded": binary,
+        }
+        self.stats[f"route:{route}"] += 1
+        try:
+            result = await self.invoker.invoke(ROUTES[route], self.region, event)
+        except Exception as err:  # a handler that raises: API Gateway answers with an internal error
+            self.stats["handler_errors"] += 1
+            result = {"statusCode": 500, "body": json.dumps({"message": "Internal server error", "error": repr(err)})}
+        is_reply = route in TWO_WAY_ROUTES and isinstance(result, dict) and result.get("body") is not None
+        if is_reply and not conn.socket.closed:
+            await conn.socket.send_str(str(result["body"]))
+
+    async def _disconnect(self, conn: LocalConnection) -> None:
+        event = {
+            "headers": {},
+            "multiValueHeaders": {},
+            "isBase64Encoded": False,
+            "requestContext": self._request_context(
+                "$disconnect", "DISCONNECT", conn, conn.connection_id,
+                disconnectStatusCode=conn.socket.close_code or 1005, disconnectReason=conn.closing_reason,
+            ),
+        }  # fmt: skip
+        try:
+            await self.invoker.invoke("disconnect", self.region, event)
+        finally:
+            self.stats["disconnected"] += 1
+
+    # ---- the management API (@connections) ---------------------------------------------------
+
+    def _lookup(self, request: web.Request) -> LocalConnection | None:
+        connection_id = request.match_info["connection_id"]
+        conn = self.connections.get(connection_id)
+        if conn is None and any(connection_id in peer.connections for peer in self.peers):
+            # A handler posted to another region's connection: never legitimate, counted for tests.
+            self.stats["cross_region_calls"] += 1
+        return conn
+
+    async def post_to_connection(self, request: web.Request) -> web.Response:
+        self.stats["post"] += 1
+        faults = self.faults
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        conn = self._lookup(request)
+        if conn is None or conn.socket.closed:
+            self.stats["post_gone"] += 1
+            return _error(410, "GoneException", "Connection is gone")
+        roll = faults.rng.random()
+        if roll < faults.gone_rate:
+            self.stats["post_injected_gone"] += 1
+            return _error(410, "GoneException", "Connection is gone (injected)")
+        if roll < faults.gone_rate + faults.fault_rate:
+            self.stats["post_injected_fault"] += 1
+            if faults.rng.random() < 0.5:
+                return _error(429, "LimitExceededException", "Rate exceeded (injected)")
+            return _error(500, "InternalServerErrorException", "Internal error (injected)")
+        data = await request.read()
+        if len(data) > MAX_MESSAGE_BYTES:
+            return _error(413, "PayloadTooLargeException", "Message too long")
+        try:
+            await conn.socket.send_str(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            await conn.socket.send_bytes(data)
+        except ConnectionError:
+            self.stats["post_gone"] += 1
+            return _error(410, "GoneException", "Connection is gone")
+        self.stats["post_delivered"] += 1
+        return web.Response(status=200)
+
+    async def get_connection(self, request: web.Request) -> web.Response:
+        conn = self._lookup(request)
+        if conn is None:
+            return _error(410, "GoneException", "Connection is gone")
+        iso = lambda ms: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))  # noqa: E731
+        return web.json_response({
+            "connectedAt": iso(conn.connected_at),
+            "lastActiveAt": iso(conn.last_active_at or conn.connected_at),
+            "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+        })  # fmt: skip
+
+    async def delete_connection(self, request: web.Request) -> web.Response:
+        conn = self._lookup(request)
+        if conn is None:
+            return _error(410, "GoneException", "Connection is gone")
+        conn.closing_reason = "Connection deleted through @connections"
+        await conn.socket.close(code=1000, message=b"Connection closed by the server")
+        return web.Response(status=204)
+
+    async def close_all(self) -> None:
+        for conn in list(self.connections.values()):
+            conn.closing_reason = "Server shutting down"
+            await conn.socket.close(code=1001, message=b"Going away")
