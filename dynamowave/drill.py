@@ -297,7 +297,7 @@ def parse_outputs(docs: Mapping[str, Mapping[str, Any]]) -> DrillInputs:
         if missing:
             raise InputError(
                 f"outputs for {label} lack {', '.join(missing)}. Run `make apply` for both regions "
-                "first (the root module must expose the outputs listed in `dynamowave drill --help`)."
+                "first (the root module must expose the outputs listed by `dynamowave drill --help`)."
             )
         role = str(values["failover_role"]).upper()
         if role not in (PRIMARY, SECONDARY):
@@ -950,6 +950,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Fail the PRIMARY region over to the SECONDARY by inverting its Route 53 health check, "
         "prove clients land in the secondary, then restore and wait for failback."
+    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "Terraform outputs read from each region (or from --outputs FILE):\n"
+        "  region, failover_role (PRIMARY|SECONDARY), health_check_id, websocket_url, health_url,\n"
+        "  failover_domain_name, hosted_zone_id, and optionally failover_websocket_url.\n"
+        "Exit codes: 0 passed, 1 failed (restored), 2 bad input/refused, 3 restore failed, 130 interrupted."
     )
     parser.add_argument("--env", required=True, help="environment (workspace), e.g. dev or prod")
     parser.add_argument("--yes", action="store_true", help="required for --env prod")

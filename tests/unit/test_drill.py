@@ -128,6 +128,7 @@ class Recorder:
         self._client = client
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.fail_restore_times = 0
+        self.on_restore: Any = None
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._client, name)
@@ -136,9 +137,12 @@ class Recorder:
 
         def call(**kwargs: Any) -> Any:
             self.calls.append((name, kwargs))
-            if name == "update_health_check" and "HealthCheckVersion" not in kwargs and self.fail_restore_times:
-                self.fail_restore_times -= 1
-                raise RuntimeError("simulated Route 53 throttling")
+            if name == "update_health_check" and "HealthCheckVersion" not in kwargs:
+                if self.on_restore:
+                    self.on_restore()
+                if self.fail_restore_times:
+                    self.fail_restore_times -= 1
+                    raise RuntimeError("simulated Route 53 throttling")
             return attr(**kwargs)
 
         return call
@@ -348,6 +352,34 @@ def test_sigterm_while_polling_restores(aws, tmp_path):
     assert h.report()["error"] == "KeyboardInterrupt: SIGTERM"
     assert h.world.inverted(drill.PRIMARY) is False
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_ctrl_c_during_the_restore_does_not_abort_it(aws, tmp_path):
+    h = Harness(aws, tmp_path)
+    h.deps.install_signal_handlers = True
+    h.world.dns_frozen = True
+
+    def interrupt() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+
+    h.client.on_restore = interrupt
+
+    assert h.run("--failover-timeout", "10") == drill.EXIT_FAILED
+
+    assert "SIGINT ignored: restoring the health check first" in h.out.getvalue()
+    assert h.report()["restored"] is True
+    assert h.world.inverted(drill.PRIMARY) is False
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_dry_run_through_main_uses_boto3(aws, tmp_path, capsys):
+    h = Harness(aws, tmp_path)
+
+    assert drill.main(h.args("--dry-run")) == drill.EXIT_OK
+
+    assert "Inverted=True (currently Inverted=False Disabled=False)" in capsys.readouterr().out
+    assert h.world.inverted(drill.PRIMARY) is False
 
 
 def test_dry_run_changes_nothing(aws, tmp_path):
