@@ -149,8 +149,8 @@ async def serve(args: argparse.Namespace) -> int:
                 poller = StreamPoller(backend, gateway.region, invoker)
                 await asyncio.to_thread(poller.start)
                 pollers.append(poller)
-        db = "embedded (moto)" if backend.embedded_dynamodb else backend.dynamodb_url
-        print(f"DynamoDB: {db}, table {backend.table_name}; auth: {args.auth}")
+        kind = "embedded moto server" if backend.embedded_dynamodb else "external"
+        print(f"DynamoDB: {backend.dynamodb_url} ({kind}), table {backend.table_name}; auth: {args.auth}")
         for gateway in gateways:
             print(f"[{gateway.region}] chat:        http://{gateway.domain_name}/")
             print(f"[{gateway.region}] websocket:   {gateway.websocket_url}")
