@@ -1,0 +1,52 @@
+# make plan|apply ENV=prod REGION=<primary_region or secondary_region>
+# Apply order with two regions: primary first, then secondary.
+environment      = "prod"
+primary_region   = "eu-west-1"
+secondary_region = "eu-central-1"
+
+auth_enabled        = true
+deletion_protection = true
+
+log_level                   = "INFO"
+log_retention_in_days       = 365
+kms_deletion_window_in_days = 30
+tracing_mode                = "Active"
+
+manage_apigateway_account = true
+execution_logging_level   = "ERROR"
+
+table_autoscaling = {
+  read_min           = 10
+  read_max           = 1000
+  write_min          = 10
+  write_max          = 1000
+  target_utilization = 70
+}
+
+# Module defaults apply (sum 148 reserved); raise per function after load tests.
+functions = {}
+
+warm_targets = {
+  connect      = 3
+  authorizer   = 3
+  send_message = 3
+  rooms        = 2
+  ping         = 1
+}
+
+default_throttling = {
+  burst_limit = 2000
+  rate_limit  = 1000
+}
+
+send_message_throttling = {
+  burst_limit = 500
+  rate_limit  = 300
+}
+
+# custom_domain = {
+#   domain_name = "chat.example.com"
+#   zone_id     = "Z0123456789ABCDEFGHIJ"
+# }
+
+# alarm_emails = ["oncall@example.com"]

@@ -1,0 +1,210 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  name_prefix = "${var.project}-${var.environment}"
+  stage_name  = coalesce(var.stage_name, var.environment)
+  account_id  = data.aws_caller_identity.current.account_id
+  partition   = data.aws_partition.current.partition
+
+  # PRIMARY owns the table (later: the global table and the replica); SECONDARY only reads it.
+  failover_role = coalesce(var.failover_role, var.region == var.primary_region ? "PRIMARY" : "SECONDARY")
+  is_primary    = local.failover_role == "PRIMARY"
+
+  tags = merge(var.tags, {
+    Project      = var.project
+    Environment  = var.environment
+    Region       = var.region
+    FailoverRole = local.failover_role
+    ManagedBy    = "terraform"
+  })
+
+  # Lambda packages from build.py's manifest; zip paths are relative to the manifest's folder.
+  manifest_path = coalesce(var.manifest_path, "${path.root}/../dist/manifest.json")
+  manifest      = jsondecode(file(local.manifest_path))
+  packages = {
+    for name, f in local.manifest.functions : name => {
+      zip_path = abspath("${dirname(local.manifest_path)}/${f.zip}")
+      handler  = f.handler
+      sha256   = f.sha256
+    }
+  }
+
+  # The table's key schema is shared with the local runtime.
+  table_schema     = jsondecode(file("${path.module}/modules/table/schema.json"))
+  table_name       = local.is_primary ? module.table[0].name : data.aws_dynamodb_table.replica[0].name
+  table_arn        = local.is_primary ? module.table[0].arn : data.aws_dynamodb_table.replica[0].arn
+  table_stream_arn = local.is_primary ? module.table[0].stream_arn : data.aws_dynamodb_table.replica[0].stream_arn
+  table_kms_arn    = local.is_primary ? module.table[0].kms_key_arn : data.aws_dynamodb_table.replica[0].server_side_encryption[0].kms_key_arn
+  table_index_arns = [for g in try(local.table_schema.global_secondary_indexes, []) : "${local.table_arn}/index/${g.name}"]
+}
+
+# Refuse plans that break the contracts, before anything is created.
+resource "terraform_data" "guard" {
+  input = {
+    environment   = var.environment
+    region        = var.region
+    failover_role = local.failover_role
+  }
+
+  lifecycle {
+    precondition {
+      condition     = terraform.workspace == var.environment
+      error_message = "Workspace \"${terraform.workspace}\" does not match environment \"${var.environment}\": run through make (it selects the workspace ENV)."
+    }
+    precondition {
+      condition     = var.region == var.primary_region || var.region == var.secondary_region
+      error_message = "region ${var.region} is neither primary_region nor secondary_region of env/${var.environment}.tfvars."
+    }
+    precondition {
+      condition     = local.is_primary == (var.region == var.primary_region)
+      error_message = "failover_role PRIMARY must be used in primary_region and SECONDARY in secondary_region."
+    }
+    precondition {
+      condition     = var.environment != "prod" || (var.auth_enabled && var.deletion_protection)
+      error_message = "prod requires auth_enabled = true and deletion_protection = true."
+    }
+    precondition {
+      condition     = length(setsymmetricdifference(keys(local.manifest.functions), keys(local.function_specs))) == 0
+      error_message = "dist/manifest.json functions (${join(", ", sort(keys(local.manifest.functions)))}) differ from the Terraform functions (${join(", ", sort(keys(local.function_specs)))})."
+    }
+    precondition {
+      condition     = local.manifest.architecture == "arm64" && startswith(local.manifest.runtime, "python3.")
+      error_message = "The manifest must describe arm64 Python packages."
+    }
+    precondition {
+      condition     = alltrue([for k, n in var.warm_targets : n <= local.function_specs[k].reserved_concurrency])
+      error_message = "Each warm target's N must not exceed that function's reserved concurrency."
+    }
+  }
+}
+
+module "table" {
+  source = "./modules/table"
+  count  = local.is_primary ? 1 : 0
+
+  name                        = local.name_prefix
+  autoscaling                 = var.table_autoscaling
+  deletion_protection         = var.deletion_protection
+  kms_deletion_window_in_days = var.kms_deletion_window_in_days
+}
+
+# In the secondary region the table is the primary's replica: read it, never manage it.
+data "aws_dynamodb_table" "replica" {
+  count = local.is_primary ? 0 : 1
+
+  name = local.name_prefix
+}
+
+module "dlq" {
+  source = "./modules/dlq"
+
+  name                        = "${local.name_prefix}-delivery-dlq"
+  kms_deletion_window_in_days = var.kms_deletion_window_in_days
+}
+
+module "logs_kms" {
+  source = "./modules/kms_key"
+
+  alias                   = "${local.name_prefix}-logs"
+  description             = "DynamoWave ${var.environment} log groups (Lambda and API access logs)"
+  deletion_window_in_days = var.kms_deletion_window_in_days
+  service_principal_statements = [{
+    sid      = "CloudWatchLogsOwnLogGroupsOnly"
+    services = ["logs.${var.region}.amazonaws.com"]
+    actions  = ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+    conditions = [{
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values = [
+        "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/lambda/${local.name_prefix}-*",
+        "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/apigateway/${local.name_prefix}/*",
+      ]
+    }]
+  }]
+}
+
+module "functions" {
+  source   = "./modules/function"
+  for_each = { for k, s in local.function_specs : k => s if k != "warmer" }
+
+  name                           = "${local.name_prefix}-${replace(each.key, "_", "-")}"
+  description                    = each.value.description
+  package                        = local.packages[each.key]
+  runtime                        = local.manifest.runtime
+  architecture                   = local.manifest.architecture
+  memory_size                    = each.value.memory_size
+  timeout                        = each.value.timeout
+  reserved_concurrent_executions = each.value.reserved_concurrency
+  environment                    = each.value.environment
+  policy_statements              = each.value.policy_statements
+  log_level                      = var.log_level
+  log_retention_in_days          = var.log_retention_in_days
+  log_kms_key_arn                = module.logs_kms.arn
+  tracing_mode                   = var.tracing_mode
+}
+
+module "websocket_api" {
+  source = "./modules/websocket_api"
+
+  name       = local.name_prefix
+  stage_name = local.stage_name
+  routes = {
+    for key, r in local.routes : key => {
+      function_name  = module.functions[r.function].function_name
+      invoke_arn     = module.functions[r.function].invoke_arn
+      two_way        = r.two_way
+      operation_name = r.operation
+    }
+  }
+  authorizer = var.auth_enabled ? {
+    function_name    = module.functions["authorizer"].function_name
+    invoke_arn       = module.functions["authorizer"].invoke_arn
+    identity_sources = ["route.request.querystring.token"]
+  } : null
+  default_throttling      = var.default_throttling
+  route_throttling        = { sendMessage = var.send_message_throttling }
+  execution_logging_level = var.execution_logging_level
+  log_retention_in_days   = var.log_retention_in_days
+  log_kms_key_arn         = module.logs_kms.arn
+  custom_domain           = var.custom_domain
+
+  depends_on = [aws_api_gateway_account.this]
+}
+
+module "warmer" {
+  source = "./modules/warmer"
+
+  name                           = "${local.name_prefix}-warmer"
+  package                        = local.packages["warmer"]
+  runtime                        = local.manifest.runtime
+  architecture                   = local.manifest.architecture
+  memory_size                    = local.function_specs["warmer"].memory_size
+  timeout                        = local.function_specs["warmer"].timeout
+  reserved_concurrent_executions = local.function_specs["warmer"].reserved_concurrency
+  schedule_expression            = var.warmer_schedule
+  enabled                        = var.warmer_enabled
+  log_level                      = var.log_level
+  log_retention_in_days          = var.log_retention_in_days
+  log_kms_key_arn                = module.logs_kms.arn
+  tracing_mode                   = var.tracing_mode
+  targets = {
+    for k, n in var.warm_targets : k => {
+      function_name = module.functions[k].function_name
+      arn           = module.functions[k].arn
+      concurrency   = n
+    }
+  }
+}
+
+module "alarms" {
+  source = "./modules/alarms"
+
+  name_prefix    = local.name_prefix
+  function_names = concat([for f in module.functions : f.function_name], [module.warmer.function_name])
+  api_id         = module.websocket_api.api_id
+  stage_name     = module.websocket_api.stage_name
+  table_name     = local.table_name
+  dlq_name       = module.dlq.name
+  alarm_emails   = var.alarm_emails
+}

@@ -1,0 +1,172 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  alarm_arns = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.region}:${local.account_id}:alarm:*"
+  actions    = [aws_sns_topic.this.arn]
+
+  function_alarms = merge([
+    for fn in var.function_names : {
+      "${fn}-errors"    = { function_name = fn, metric = "Errors", threshold = var.lambda_errors_threshold }
+      "${fn}-throttles" = { function_name = fn, metric = "Throttles", threshold = var.lambda_throttles_threshold }
+    }
+  ]...)
+
+  # WebSocket APIs publish IntegrationError and ExecutionError (there is no 5XXError metric).
+  api_alarms = {
+    "integration-errors" = "IntegrationError"
+    "execution-errors"   = "ExecutionError"
+  }
+}
+
+module "kms" {
+  source = "../kms_key"
+
+  alias        = "${var.name_prefix}-alarms"
+  description  = "DynamoWave alarm topic ${var.name_prefix}-alarms"
+  via_services = ["sns"]
+  service_principal_statements = [{
+    sid      = "CloudWatchAlarmsPublishEncrypted"
+    services = ["cloudwatch.amazonaws.com"]
+    actions  = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    conditions = [{
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }]
+  }]
+  tags = var.tags
+}
+
+resource "aws_sns_topic" "this" {
+  name              = "${var.name_prefix}-alarms"
+  kms_master_key_id = module.kms.arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "topic" {
+  statement {
+    sid     = "CloudWatchAlarmsOfThisAccount"
+    actions = ["sns:Publish"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    resources = [aws_sns_topic.this.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [local.alarm_arns]
+    }
+  }
+
+  statement {
+    sid    = "DenyInsecureTransport"
+    effect = "Deny"
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    actions   = ["sns:Publish", "sns:Subscribe", "sns:Receive"]
+    resources = [aws_sns_topic.this.arn]
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "this" {
+  arn    = aws_sns_topic.this.arn
+  policy = data.aws_iam_policy_document.topic.json
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each = toset(var.alarm_emails)
+
+  topic_arn = aws_sns_topic.this.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda" {
+  for_each = local.function_alarms
+
+  alarm_name          = "${each.value.function_name}-${lower(each.value.metric)}"
+  alarm_description   = "Lambda ${each.value.metric} of ${each.value.function_name}"
+  namespace           = "AWS/Lambda"
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = each.value.function_name }
+  statistic           = "Sum"
+  period              = var.period_seconds
+  evaluation_periods  = var.evaluation_periods
+  threshold           = each.value.threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "api" {
+  for_each = local.api_alarms
+
+  alarm_name          = "${var.name_prefix}-api-${each.key}"
+  alarm_description   = "WebSocket API ${each.value} (integration failures / 5xx) on ${var.api_id}/${var.stage_name}"
+  namespace           = "AWS/ApiGateway"
+  metric_name         = each.value
+  dimensions          = { ApiId = var.api_id, Stage = var.stage_name }
+  statistic           = "Sum"
+  period              = var.period_seconds
+  evaluation_periods  = var.evaluation_periods
+  threshold           = var.api_errors_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "dynamodb" {
+  for_each = toset(["ReadThrottleEvents", "WriteThrottleEvents"])
+
+  alarm_name          = "${var.table_name}-${lower(each.value)}"
+  alarm_description   = "DynamoDB ${each.value} on ${var.table_name}"
+  namespace           = "AWS/DynamoDB"
+  metric_name         = each.value
+  dimensions          = { TableName = var.table_name }
+  statistic           = "Sum"
+  period              = var.period_seconds
+  evaluation_periods  = var.evaluation_periods
+  threshold           = var.dynamodb_throttles_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
+  alarm_name          = "${var.dlq_name}-depth"
+  alarm_description   = "Deliveries that failed after retries are waiting on ${var.dlq_name} (replay with make replay-dlq)"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.dlq_name }
+  statistic           = "Maximum"
+  period              = var.period_seconds
+  evaluation_periods  = 1
+  threshold           = var.dlq_depth_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
