@@ -712,6 +712,11 @@ class Drill:
                     )
             self.original = get_health_check_config(self.deps.route53, self.inputs.primary.health_check_id)
             self.report.original_health_check = asdict(self.original)
+            if self.original.disabled:
+                self.say(
+                    "    warning: the primary health check is disabled (Route 53 treats it as healthy whatever "
+                    "/health says); the drill still exercises DNS failover by inverting it."
+                )
             for role in (PRIMARY, SECONDARY):
                 region = self.inputs.role(role)
                 view = health_view(self.deps, region.health_check_id)
@@ -728,7 +733,13 @@ class Drill:
                         f"{role} health check {region.health_check_id} is not healthy "
                         f"({view.describe()}); a majority of checkers must report success.{hint}"
                     )
-            serving, answer = self.dns_serving()
+            try:
+                serving, answer = self.dns_serving()
+            except OSError as err:
+                raise DrillError(
+                    f"cannot resolve {self.inputs.domain_name}: {err}. Check that the failover records are "
+                    "applied and the zone is delegated, or try --resolver route53."
+                ) from err
             self.say(f"    DNS       {self.inputs.domain_name} -> {serving} {sorted(answer)}")
             if serving == SECONDARY:
                 raise DrillError(
@@ -737,7 +748,10 @@ class Drill:
                 )
             for role in (PRIMARY, SECONDARY):
                 region = self.inputs.role(role)
-                status, body = self.deps.http_get(region.health_url, self.settings.http_timeout)
+                try:
+                    status, body = self.deps.http_get(region.health_url, self.settings.http_timeout)
+                except OSError as err:
+                    raise DrillError(f"GET {region.health_url} failed: {err}. Is {region.region} deployed?") from err
                 if not 200 <= status < 300:
                     raise DrillError(f"{region.health_url} answered HTTP {status}: fix {region.region} first.")
                 with contextlib.suppress(ValueError, AttributeError):
@@ -753,7 +767,21 @@ class Drill:
                 if pong != region.region:
                     raise DrillError(f"{region.websocket_url} answered pong from {pong}, expected {region.region}")
                 self.say(f"    {role.lower():9} {region.region:15} /health {status}, ping -> pong from {pong}")
-            step.detail = "both health checks healthy, both regions answer ping"
+            # DNS alone may not match either record (round-robin address sets); the pong decides.
+            try:
+                pong = self.deps.ping(self.inputs.failover_websocket_url, self.settings.ping_timeout)
+            except Exception as err:
+                raise DrillError(
+                    f"ping {self.inputs.failover_websocket_url} failed: {err}. Check the custom domain's API "
+                    "mapping in the primary region."
+                ) from err
+            if pong != self.inputs.primary.region:
+                raise DrillError(
+                    f"{self.inputs.failover_websocket_url} is served by {pong}, not the primary "
+                    f"({self.inputs.primary.region}); wait for failback (or find out why) before drilling."
+                )
+            self.say(f"    via name  {self.inputs.failover_websocket_url} -> pong from {pong}")
+            step.detail = "both health checks healthy, both regions and the failover name answer ping"
 
     def fail_primary(self) -> None:
         assert self.original is not None
@@ -765,7 +793,16 @@ class Drill:
             if self.original.version is not None:
                 # Route 53 refuses the update if someone changed the check since we read it.
                 kwargs["HealthCheckVersion"] = self.original.version
-            self.deps.route53.update_health_check(**kwargs)
+            try:
+                self.deps.route53.update_health_check(**kwargs)
+            except self.deps.route53.exceptions.HealthCheckVersionMismatch as err:
+                # Our update was refused, so there is nothing of ours to undo, and restoring would
+                # overwrite whoever changed it.
+                self.touched = False
+                raise DrillError(
+                    f"health check {self.original.health_check_id} changed while the drill was starting; "
+                    "find out who is changing it, then re-run."
+                ) from err
             step.detail = f"health check {self.original.health_check_id}: Inverted {self.original.inverted} -> {target}"
             self.say(f"    {step.detail}")
 

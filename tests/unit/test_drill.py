@@ -129,6 +129,7 @@ class Recorder:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.fail_restore_times = 0
         self.on_restore: Any = None
+        self.version_mismatch = False
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._client, name)
@@ -137,6 +138,9 @@ class Recorder:
 
         def call(**kwargs: Any) -> Any:
             self.calls.append((name, kwargs))
+            if name == "update_health_check" and "HealthCheckVersion" in kwargs and self.version_mismatch:
+                error = {"Error": {"Code": "HealthCheckVersionMismatch", "Message": "version is 2"}}
+                raise self._client.exceptions.HealthCheckVersionMismatch(error, "UpdateHealthCheck")
             if name == "update_health_check" and "HealthCheckVersion" not in kwargs:
                 if self.on_restore:
                     self.on_restore()
@@ -472,6 +476,28 @@ def test_preflight_failure_changes_nothing(aws, tmp_path):
     assert h.run() == drill.EXIT_FAILED
 
     assert "expected eu-west-1" in h.report()["error"]
+    assert "update_health_check" not in h.client.names()
+
+
+def test_concurrent_change_before_the_fail_step_is_not_overwritten(aws, tmp_path):
+    h = Harness(aws, tmp_path)
+    h.client.version_mismatch = True
+
+    assert h.run() == drill.EXIT_FAILED
+
+    assert "changed while the drill was starting" in h.report()["error"]
+    assert h.report()["restored"] is None
+    assert [n for n in h.client.names() if n == "update_health_check"] == ["update_health_check"]
+
+
+def test_preflight_refuses_when_the_name_already_serves_the_secondary(aws, tmp_path):
+    h = Harness(aws, tmp_path)
+    h.world.current = drill.SECONDARY
+    h.world.dns_frozen = True
+
+    assert h.run() == drill.EXIT_FAILED
+
+    assert "already answers with the secondary" in h.report()["error"]
     assert "update_health_check" not in h.client.names()
 
 
