@@ -6,6 +6,7 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Retention is set per environment (log_retention_in_days): 365 days in prod, 14 in dev to limit cost.
   name              = "/aws/lambda/${var.name}"
   retention_in_days = var.log_retention_in_days
   kms_key_id        = var.log_kms_key_arn
