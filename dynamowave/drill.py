@@ -600,6 +600,7 @@ class Settings:
     failback_timeout: float | None = None
     poll_interval: float = 5.0
     ping_timeout: float = 10.0
+    token: str | None = None
     http_timeout: float = 10.0
     restore_attempts: int = 5
 
@@ -654,6 +655,15 @@ class Drill:
             step.status = "ok"
         finally:
             step.duration_s = round(self.clock.monotonic() - start, 3)
+
+    def ping(self, url: str) -> str:
+        # A room of its own keeps lobby chatter away from the pong; the token passes an authorizer.
+        query = {"name": "failover-drill", "room": "failover-drill"}
+        if self.settings.token:
+            query["token"] = self.settings.token
+        parts = urllib.parse.urlsplit(url)
+        query_string = "&".join(q for q in (parts.query, urllib.parse.urlencode(query)) if q)
+        return self.deps.ping(parts._replace(query=query_string).geturl(), self.settings.ping_timeout)
 
     # -- observations
 
@@ -759,7 +769,7 @@ class Drill:
                     if named and named != region.region:
                         raise DrillError(f"{region.health_url} reports region {named}, expected {region.region}")
                 try:
-                    pong = self.deps.ping(region.websocket_url, self.settings.ping_timeout)
+                    pong = self.ping(region.websocket_url)
                 except Exception as err:
                     raise DrillError(
                         f"ping {region.websocket_url} failed: {err}. Is {region.region} deployed?"
@@ -769,7 +779,7 @@ class Drill:
                 self.say(f"    {role.lower():9} {region.region:15} /health {status}, ping -> pong from {pong}")
             # DNS alone may not match either record (round-robin address sets); the pong decides.
             try:
-                pong = self.deps.ping(self.inputs.failover_websocket_url, self.settings.ping_timeout)
+                pong = self.ping(self.inputs.failover_websocket_url)
             except Exception as err:
                 raise DrillError(
                     f"ping {self.inputs.failover_websocket_url} failed: {err}. Check the custom domain's API "
@@ -824,7 +834,7 @@ class Drill:
                 pong = "-"
                 if sample["dns"] in (role, "unknown"):
                     try:
-                        pong = self.deps.ping(self.inputs.failover_websocket_url, self.settings.ping_timeout)
+                        pong = self.ping(self.inputs.failover_websocket_url)
                     except Exception as err:  # not there yet (stale DNS, handshake refused): keep polling
                         pong = f"error: {err}"[:80]
                     sample["pong"] = pong
@@ -1016,6 +1026,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll-interval", type=float, default=5.0, help="seconds between polls (default: %(default)s)")
     parser.add_argument("--ping-timeout", type=float, default=10.0, help="seconds per ping (default: %(default)s)")
     parser.add_argument(
+        "--token",
+        default=os.environ.get("DYNAMOWAVE_TOKEN"),
+        help="token for ?token= when $connect has an authorizer (default: $DYNAMOWAVE_TOKEN)",
+    )
+    parser.add_argument(
         "--resolver",
         choices=("system", "route53"),
         default="system",
@@ -1064,6 +1079,7 @@ def run(args: argparse.Namespace, deps: Deps) -> int:
         failback_timeout=args.failback_timeout if args.failback_timeout is not None else args.failover_timeout,
         poll_interval=args.poll_interval,
         ping_timeout=args.ping_timeout,
+        token=args.token,
     )
     if args.dry_run:
         deps.out.write(plan_text(inputs, settings, deps) + "\n")

@@ -72,6 +72,7 @@ class World:
         self.pings: list[tuple[str, str]] = []
         self.inverted_history: list[bool] = []
         self.on_ping: Any = None
+        self.ping_urls: list[str] = []
 
     def inverted(self, role: str) -> bool:
         hc = self.client.get_health_check(HealthCheckId=self.hc_ids[role])["HealthCheck"]
@@ -104,6 +105,8 @@ class World:
         raise socket.gaierror(f"unknown name {name}")
 
     def ping(self, url: str, timeout: float) -> str:
+        self.ping_urls.append(url)
+        url = url.split("?", 1)[0]
         if self.on_ping:
             self.on_ping(url)
         region = (
@@ -408,6 +411,14 @@ def test_prod_is_refused_without_yes(aws, tmp_path, capsys):
     assert "refusing to drill prod without --yes" in capsys.readouterr().err
     assert h.client.calls == []
     assert not h.report_path.exists()
+
+
+def test_ping_joins_its_own_room_and_passes_the_token(aws, tmp_path):
+    h = Harness(aws, tmp_path)
+
+    assert h.run("--token", "t0k") == drill.EXIT_OK
+
+    assert h.world.ping_urls[0] == f"{WS_URLS[drill.PRIMARY]}?name=failover-drill&room=failover-drill&token=t0k"
 
 
 def test_prod_runs_with_yes(aws, tmp_path):
