@@ -14,13 +14,13 @@ output "failover_role" {
 }
 
 output "websocket_url" {
-  description = "WebSocket URL clients connect to (custom domain when set, else the regional stage URL)."
-  value       = module.websocket_api.websocket_url
+  description = "This region's own execute-api WebSocket URL, wss://{api}.execute-api.{region}.amazonaws.com/{stage} (dynamowave drill pings each region through it)."
+  value       = module.websocket_api.stage_invoke_url
 }
 
-output "regional_websocket_url" {
-  description = "This region's own execute-api WebSocket URL (drills connect to each region directly)."
-  value       = module.websocket_api.stage_invoke_url
+output "public_websocket_url" {
+  description = "URL to give clients: wss://<custom domain>/ when a custom domain is set, else websocket_url."
+  value       = module.websocket_api.websocket_url
 }
 
 output "management_endpoint" {
