@@ -80,12 +80,22 @@ def build_wheel(scratch: Path) -> Path:
 def install_wheel(wheel: Path, staging: Path) -> None:
     _run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--no-index",
-            "--disable-pip-version-check", "--target", str(staging), str(wheel),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-compile",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--target",
+            str(staging),
+            str(wheel),
         ],
         "pip install of the functions wheel",
         staging.parent,
-    )  # fmt: skip
+    )
 
 
 def function_files(staging: Path, function: str) -> list[Path]:

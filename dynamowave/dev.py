@@ -57,26 +57,28 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-connection-seconds", type=float, default=7200, help="maximum connection duration (default 7200)"
     )
-    parser.add_argument("--seed", type=int, help="seed fault injection, for reproducible runs")  # fmt: skip
+    parser.add_argument("--seed", type=int, help="seed fault injection, for reproducible runs")
 
 
 def configure_handlers(args: argparse.Namespace, backend: Any, endpoints: dict[str, str], api_id: str) -> None:
     """The environment the handlers read, as Terraform would set it on AWS, pointed at local services."""
-    os.environ.update({
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_REGION": args.region,
-        "AWS_DEFAULT_REGION": args.region,
-        "AWS_ENDPOINT_URL_DYNAMODB": backend.dynamodb_url,
-        "AWS_ENDPOINT_URL_SQS": backend.services_url,
-        "TABLE_NAME": backend.table_name,
-        "DLQ_URL": backend.dlq_url,
-        "WEBSOCKET_API_ID": api_id,
-        "WEBSOCKET_STAGE": args.stage,
-        "CONNECTIONS_ENDPOINTS": json.dumps(endpoints),
-        "APP_VERSION": "local",
-        "DELIVERY_BUDGET_MS": os.environ.get("DELIVERY_BUDGET_MS", "3000"),
-    })  # fmt: skip
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_REGION": args.region,
+            "AWS_DEFAULT_REGION": args.region,
+            "AWS_ENDPOINT_URL_DYNAMODB": backend.dynamodb_url,
+            "AWS_ENDPOINT_URL_SQS": backend.services_url,
+            "TABLE_NAME": backend.table_name,
+            "DLQ_URL": backend.dlq_url,
+            "WEBSOCKET_API_ID": api_id,
+            "WEBSOCKET_STAGE": args.stage,
+            "CONNECTIONS_ENDPOINTS": json.dumps(endpoints),
+            "APP_VERSION": "local",
+            "DELIVERY_BUDGET_MS": os.environ.get("DELIVERY_BUDGET_MS", "3000"),
+        }
+    )
     if args.auth == "dev":
         os.environ["AUTH_SECRET"] = DEV_AUTH_SECRET
     os.environ.pop("AWS_PROFILE", None)
@@ -117,12 +119,20 @@ async def serve(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     invoker = Invoker(prefix=f"dynamowave-{args.stage}")
     gateways = [
-        Gateway(region=region, stage=args.stage, host=args.host, port=args.port + i, invoker=invoker, auth=args.auth,
-                idle_timeout_s=args.idle_timeout, max_connection_s=args.max_connection_seconds,
-                faults=Faults(args.post_fault_rate, args.post_gone_rate, args.post_latency_ms, rng),
-                token_issuer=dev_token)
+        Gateway(
+            region=region,
+            stage=args.stage,
+            host=args.host,
+            port=args.port + i,
+            invoker=invoker,
+            auth=args.auth,
+            idle_timeout_s=args.idle_timeout,
+            max_connection_s=args.max_connection_seconds,
+            faults=Faults(args.post_fault_rate, args.post_gone_rate, args.post_latency_ms, rng),
+            token_issuer=dev_token,
+        )
         for i, region in enumerate(regions)
-    ]  # fmt: skip
+    ]
     for gateway in gateways:
         gateway.peers = [g for g in gateways if g is not gateway]
     configure_handlers(args, backend, {g.region: g.management_url for g in gateways}, gateways[0].api_id)
@@ -141,8 +151,10 @@ async def serve(args: argparse.Namespace) -> int:
             try:
                 await web.TCPSite(runner, args.host, gateway.port).start()
             except OSError as err:
-                print(f"error: cannot listen on {args.host}:{gateway.port} ({err}); "
-                      f"pick another port with --port", file=sys.stderr)  # fmt: skip
+                print(
+                    f"error: cannot listen on {args.host}:{gateway.port} ({err}); pick another port with --port",
+                    file=sys.stderr,
+                )
                 return 1
         if len(gateways) > 1:
             for gateway in gateways:

@@ -156,10 +156,15 @@ class Gateway:
 
     async def config(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {**self.public_config, "websocketUrl": self.websocket_url, "stage": self.stage, "region": self.region,
-             "auth": self.auth},
+            {
+                **self.public_config,
+                "websocketUrl": self.websocket_url,
+                "stage": self.stage,
+                "region": self.region,
+                "auth": self.auth,
+            },
             headers={"Cache-Control": "no-store"},
-        )  # fmt: skip
+        )
 
     async def issue_token(self, request: web.Request) -> web.Response:
         """Dev tokens for the browser client when --auth dev is on (never part of a deployment)."""
@@ -175,8 +180,9 @@ class Gateway:
 
     # ---- events ------------------------------------------------------------------------------
 
-    def _request_context(self, route: str, event_type: str, conn: LocalConnection | None, connection_id: str,
-                         **extra: Any) -> dict[str, Any]:  # fmt: skip
+    def _request_context(
+        self, route: str, event_type: str, conn: LocalConnection | None, connection_id: str, **extra: Any
+    ) -> dict[str, Any]:
         now = _now_ms()
         ctx: dict[str, Any] = {
             "routeKey": route,
@@ -187,14 +193,16 @@ class Gateway:
             "stage": self.stage,
             "connectedAt": conn.connected_at if conn else now,
             "requestTimeEpoch": now,
-            "identity": {"sourceIp": conn.source_ip if conn else "127.0.0.1",
-                         "userAgent": conn.user_agent if conn else ""},
+            "identity": {
+                "sourceIp": conn.source_ip if conn else "127.0.0.1",
+                "userAgent": conn.user_agent if conn else "",
+            },
             "requestId": uuid.uuid4().hex[:16],
             "domainName": self.domain_name,
             "connectionId": connection_id,
             "apiId": self.api_id,
             **extra,
-        }  # fmt: skip
+        }
         if conn and conn.authorizer:
             ctx["authorizer"] = conn.authorizer
         return ctx
@@ -244,10 +252,19 @@ class Gateway:
                 self.stats["connect_rejected"] += 1
                 return web.json_response({"message": "Unauthorized"}, status=401)
         socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True, heartbeat=None)
-        conn = LocalConnection(connection_id, socket, _now_ms(), request.remote or "127.0.0.1",
-                               request.headers.get("User-Agent", ""), authorizer)  # fmt: skip
-        event = {**self._http_parts(request), "isBase64Encoded": False,
-                 "requestContext": self._request_context("$connect", "CONNECT", conn, connection_id)}  # fmt: skip
+        conn = LocalConnection(
+            connection_id,
+            socket,
+            _now_ms(),
+            request.remote or "127.0.0.1",
+            request.headers.get("User-Agent", ""),
+            authorizer,
+        )
+        event = {
+            **self._http_parts(request),
+            "isBase64Encoded": False,
+            "requestContext": self._request_context("$connect", "CONNECT", conn, connection_id),
+        }
         try:
             result = await self.invoker.invoke("connect", self.region, event)
             status = int((result or {}).get("statusCode", 200))
@@ -328,10 +345,14 @@ class Gateway:
             "multiValueHeaders": {},
             "isBase64Encoded": False,
             "requestContext": self._request_context(
-                "$disconnect", "DISCONNECT", conn, conn.connection_id,
-                disconnectStatusCode=conn.socket.close_code or 1005, disconnectReason=conn.closing_reason,
+                "$disconnect",
+                "DISCONNECT",
+                conn,
+                conn.connection_id,
+                disconnectStatusCode=conn.socket.close_code or 1005,
+                disconnectReason=conn.closing_reason,
             ),
-        }  # fmt: skip
+        }
         try:
             await self.invoker.invoke("disconnect", self.region, event)
         finally:
@@ -383,11 +404,13 @@ class Gateway:
         if conn is None:
             return _error(410, "GoneException", "Connection is gone")
         iso = lambda ms: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))  # noqa: E731
-        return web.json_response({
-            "connectedAt": iso(conn.connected_at),
-            "lastActiveAt": iso(conn.last_active_at or conn.connected_at),
-            "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "connectedAt": iso(conn.connected_at),
+                "lastActiveAt": iso(conn.last_active_at or conn.connected_at),
+                "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+            }
+        )
 
     async def delete_connection(self, request: web.Request) -> web.Response:
         conn = self._lookup(request)

@@ -15,8 +15,9 @@ MAX_BATCH_RETRIES = 3
 
 
 class StreamPoller:
-    def __init__(self, backend: Backend, region: str, invoker: Invoker, interval_s: float = 0.2,
-                 batch_size: int = 100) -> None:  # fmt: skip
+    def __init__(
+        self, backend: Backend, region: str, invoker: Invoker, interval_s: float = 0.2, batch_size: int = 100
+    ) -> None:
         self.backend = backend
         self.region = region
         self.invoker = invoker

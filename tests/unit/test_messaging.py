@@ -1,0 +1,279 @@
+"""sendMessage, history and cross-region fanout against moto and a fake @connections API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from chat.handlers import connect, fanout, rooms, send_message
+from chat.protocol import MAX_TEXT_CHARS
+
+from tests.unit.conftest import OTHER_REGION, REGION, TABLE, Context, all_items, dlq_records, endpoint, ws_event
+
+
+def join(cid: str, region: str = REGION, room: str = "lobby", name: str | None = None) -> None:
+    query = {"room": room, "name": name or cid}
+    event = ws_event("$connect", cid, queryStringParameters=query)
+    assert connect.handler(event, Context(region, "connect"))["statusCode"] == 200
+
+
+def send(cid: str, body, region: str = REGION) -> dict:
+    result = send_message.handler(ws_event("sendMessage", cid, body), Context(region, "send_message"))
+    assert result["statusCode"] == 200
+    return json.loads(result["body"]) if "body" in result else {}
+
+
+def messages_in(ddb, room: str = "lobby") -> list[dict]:
+    return [i for i in all_items(ddb) if i["PK"]["S"] == f"ROOM#{room}" and i["SK"]["S"].startswith("MSG#")]
+
+
+def test_message_is_persisted_then_acked_then_fanned_out(aws, management) -> None:
+    join("alice")
+    join("bob")
+    fake = management[endpoint()]
+    stored_at_first_post: list[int] = []
+    fake.on_post = lambda cid: stored_at_first_post.append(len(messages_in(aws)))
+
+    assert send("alice", {"action": "sendMessage", "text": "hello", "clientMessageId": "m1"}) == {}
+
+    assert stored_at_first_post[0] == 1  # persisted before any delivery
+    ack, *rest = fake.frames_for("alice")
+    assert ack["type"] == "ack" and ack["clientMessageId"] == "m1"
+    (echo,) = rest  # the sender is a member too
+    (to_bob,) = fake.frames_for("bob")
+    assert (
+        to_bob
+        == echo
+        == {
+            "type": "message",
+            "room": "lobby",
+            "messageId": ack["messageId"],
+            "sender": "alice",
+            "text": "hello",
+            "ts": ack["ts"],
+        }
+    )
+    assert fake.posts[0][0] == "alice" and fake.posts[0][1]["type"] == "ack"  # ack first
+    (item,) = messages_in(aws)
+    assert item["text"]["S"] == "hello" and item["originRegion"]["S"] == REGION
+
+
+def test_original_clients_message_alias_and_default_room(aws, management) -> None:
+    join("alice", room="ops")
+    send("alice", {"action": "sendMessage", "message": "hi"})  # no room: the connection's room
+    (item,) = messages_in(aws, "ops")
+    assert item["text"]["S"] == "hi"
+
+
+def test_fan_out_reaches_only_this_regions_members(aws, management) -> None:
+    join("alice")
+    join("bob")
+    join("zed", region=OTHER_REGION)
+    send("alice", {"action": "sendMessage", "text": "x"})
+    assert set(management) == {endpoint(REGION)}  # never another region's @connections endpoint
+    assert {cid for cid, _ in management[endpoint()].posts} == {"alice", "bob"}
+
+
+def test_gone_connection_is_pruned_with_all_memberships(aws, management) -> None:
+    join("alice")
+    join("stale")
+    rooms.handler(ws_event("joinRoom", "stale", {"action": "joinRoom", "room": "other"}), Context())
+    fake = management[endpoint()]
+    fake.gone.add("stale")
+    send("alice", {"action": "sendMessage", "text": "x"})
+    left = [(i["PK"]["S"], i["SK"]["S"]) for i in all_items(aws) if "stale" in i["PK"]["S"] + i["SK"]["S"]]
+    assert left == []
+    assert fake.attempts["stale"] == 1  # a 410 is final: no retries
+    assert dlq_records(_dlq()) == []
+
+
+def _dlq() -> str:
+    import os
+
+    return os.environ["DLQ_URL"]
+
+
+def test_transient_failures_are_retried_then_delivered(aws, management, monkeypatch) -> None:
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    join("alice")
+    join("bob")
+    fake = management[endpoint()]
+    fake.flaky["bob"] = 3
+    send("alice", {"action": "sendMessage", "text": "x"})
+    assert fake.attempts["bob"] == 4 and len(fake.frames_for("bob")) == 1
+    assert dlq_records(_dlq()) == []
+
+
+def test_deliveries_that_still_fail_go_to_the_dlq(aws, management, monkeypatch) -> None:
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    join("alice")
+    join("bob")
+    join("carol")
+    fake = management[endpoint()]
+    fake.flaky["bob"] = 1000  # throttled for good: retried until the policy gives up
+    fake.broken.add("carol")  # 403: not retryable
+    send("alice", {"action": "sendMessage", "text": "secret words"})
+    records = {r["connectionId"]: r for r in dlq_records(_dlq())}
+    assert set(records) == {"bob", "carol"}
+    assert records["bob"]["error"] == "LimitExceededException" and records["bob"]["attempts"] > 1
+    assert records["carol"]["error"] == "ForbiddenException" and records["carol"]["attempts"] == 1
+    assert records["bob"]["frame"]["text"] == "secret words" and records["bob"]["room"] == "lobby"
+    assert records["bob"]["region"] == REGION and records["bob"]["endpoint"] == endpoint()
+    # the message itself is stored and alice was served
+    assert len(messages_in(aws)) == 1 and len(fake.frames_for("alice")) == 2
+
+
+def test_network_errors_are_retried_within_the_time_budget(aws, management, monkeypatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("time.sleep", slept.append)
+    join("alice")
+    fake = management[endpoint()]
+    fake.network_down.add("alice")
+    send("alice", {"action": "sendMessage", "text": "x"})
+    assert fake.attempts["alice"] >= 2 and sum(slept) < 2.0  # DELIVERY_BUDGET_MS=2000
+    assert {r["error"] for r in dlq_records(_dlq())} == {"EndpointConnectionError"}
+
+
+def test_idempotent_retry_stores_and_delivers_once(aws, management) -> None:
+    join("alice")
+    join("bob")
+    frame = {"action": "sendMessage", "text": "once", "clientMessageId": "retry-me"}
+    send("alice", frame)
+    send("alice", frame)
+    fake = management[endpoint()]
+    acks = [f for f in fake.frames_for("alice") if f["type"] == "ack"]
+    assert len(acks) == 2 and acks[0]["messageId"] == acks[1]["messageId"] and acks[0]["ts"] == acks[1]["ts"]
+    assert len(fake.frames_for("bob")) == 1
+    assert len(messages_in(aws)) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"action": "sendMessage"}, "invalid_request"),
+        ({"action": "sendMessage", "text": ""}, "invalid_request"),
+        ({"action": "sendMessage", "text": "x" * (MAX_TEXT_CHARS + 1)}, "payload_too_large"),
+        ({"action": "sendMessage", "text": "hi", "room": "elsewhere"}, "not_in_room"),
+        ({"action": "sendMessage", "text": "hi", "room": "bad room"}, "invalid_request"),
+        ({"action": "sendMessage", "text": ["list"]}, "invalid_request"),
+        ("{{{", "invalid_json"),
+    ],
+)
+def test_bad_sends_get_an_error_and_change_nothing(aws, management, body, code: str) -> None:
+    join("alice")
+    before = all_items(aws)
+    reply = send("alice", body)
+    assert reply["type"] == "error" and reply["code"] == code
+    assert all_items(aws) == before
+    assert all(not fake.posts for fake in management.values())
+
+
+def test_unregistered_connection_cannot_send(aws, management) -> None:
+    assert send("ghost", {"action": "sendMessage", "text": "x"})["code"] == "unauthorized"
+
+
+def test_history_pages_newest_first_each_page_oldest_to_newest(aws, management, monkeypatch) -> None:
+    join("alice")
+    clock = iter(range(1_700_000_000_000, 1_700_000_001_000, 7))
+    monkeypatch.setattr("time.time", lambda: next(clock) / 1000)
+    for n in range(7):
+        send("alice", {"action": "sendMessage", "text": f"m{n}"})
+    pages, before = [], None
+    while True:
+        body = {"action": "history", "room": "lobby", "limit": 3, **({"before": before} if before else {})}
+        page = json.loads(rooms.handler(ws_event("history", "alice", body), Context())["body"])
+        pages.append([m["text"] for m in page["messages"]])
+        before = page["next"]
+        if before is None:
+            break
+    assert pages == [["m4", "m5", "m6"], ["m1", "m2", "m3"], ["m0"]]
+
+
+def test_history_requires_membership_and_trims_to_one_websocket_message(aws, management) -> None:
+    join("alice")
+    join("bob", room="other")
+    for n in range(40):
+        send("alice", {"action": "sendMessage", "text": f"{n:02d}" + "x" * 3998})
+    reply = json.loads(rooms.handler(ws_event("h", "bob", {"action": "history", "room": "lobby"}), Context())["body"])
+    assert reply["code"] == "not_in_room"
+    result = rooms.handler(ws_event("h", "alice", {"action": "history", "room": "lobby", "limit": 40}), Context())
+    assert len(result["body"].encode()) <= 128 * 1024
+    page = json.loads(result["body"])
+    assert 0 < len(page["messages"]) < 40 and page["messages"][-1]["text"].startswith("39")
+    older = json.loads(
+        rooms.handler(
+            ws_event("h", "alice", {"action": "history", "room": "lobby", "limit": 40, "before": page["next"]}),
+            Context(),
+        )["body"]
+    )
+    assert older["messages"][-1]["text"].startswith(f"{39 - len(page['messages']):02d}")  # no gap
+
+
+# ---- cross-region fan-out --------------------------------------------------------------------
+
+
+def stream_record(item: dict, seq: str, event_name: str = "INSERT") -> dict:
+    return {
+        "eventID": seq,
+        "eventName": event_name,
+        "awsRegion": OTHER_REGION,
+        "dynamodb": {"NewImage": item, "SequenceNumber": seq, "Keys": {"PK": item["PK"], "SK": item["SK"]}},
+    }
+
+
+def test_fanout_delivers_foreign_messages_to_local_members_only(aws, management) -> None:
+    join("here")
+    join("there", region=OTHER_REGION)
+    send("there", {"action": "sendMessage", "text": "from afar"}, region=OTHER_REGION)
+    (item,) = messages_in(aws)
+    local = management.get(endpoint(REGION))
+    assert local is None or not local.posts  # the sender's region delivered only to its own members
+    own = dict(item, originRegion={"S": REGION})
+    result = fanout.handler(
+        {"Records": [stream_record(item, "1"), stream_record(own, "2"), stream_record(item, "3", "MODIFY")]},
+        Context(REGION, "fanout"),
+    )
+    assert result == {"batchItemFailures": []}
+    fake = management[endpoint(REGION)]
+    assert [cid for cid, _ in fake.posts] == ["here"]  # once: own-region and MODIFY records are skipped
+    assert fake.posts[0][1]["text"] == "from afar"
+
+
+def test_fanout_reports_the_first_failed_record(aws, management, monkeypatch) -> None:
+    from chat.store import Store
+
+    join("here")
+    send("here", {"action": "sendMessage", "text": "x"})
+    (item,) = messages_in(aws)
+    foreign = dict(item, originRegion={"S": OTHER_REGION})
+    monkeypatch.setattr(Store, "room_connections", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    result = fanout.handler(
+        {"Records": [stream_record(foreign, "10"), stream_record(foreign, "11")]}, Context(REGION, "fanout")
+    )
+    assert result == {"batchItemFailures": [{"itemIdentifier": "10"}]}
+
+
+def test_no_table_scan_on_any_request_path(aws, management) -> None:
+    """Every DynamoDB operation a full chat session makes, recorded: Scan is never one of them."""
+    from chat import clients
+
+    operations: list[str] = []
+    clients.dynamodb().meta.events.register("before-call.dynamodb.*", lambda model, **kw: operations.append(model.name))
+    join("alice")
+    join("bob")
+    send("alice", {"action": "sendMessage", "text": "x", "clientMessageId": "c"})
+    send("alice", {"action": "sendMessage", "text": "x", "clientMessageId": "c"})
+    for body in (
+        {"action": "joinRoom", "room": "r"},
+        {"action": "history", "room": "lobby"},
+        {"action": "leaveRoom", "room": "r"},
+    ):
+        rooms.handler(ws_event("r", "alice", body), Context())
+    management[endpoint()].gone.add("bob")
+    send("alice", {"action": "sendMessage", "text": "y"})
+    from chat.handlers import disconnect, health
+
+    disconnect.handler(ws_event("$disconnect", "alice"), Context())
+    health.handler({}, Context())
+    assert {"Query", "TransactWriteItems", "GetItem"} <= set(operations)
+    assert "Scan" not in operations and TABLE
