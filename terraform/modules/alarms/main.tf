@@ -89,7 +89,7 @@ resource "aws_sns_topic_policy" "this" {
   policy = data.aws_iam_policy_document.topic.json
 }
 
-resource "aws_sns_topic_subscription" "email" {
+resource "aws_sns_topic_subscription" "this" {
   for_each = toset(var.alarm_emails)
 
   topic_arn = aws_sns_topic.this.arn

@@ -107,7 +107,7 @@ resource "aws_apigatewayv2_deployment" "this" {
   depends_on = [aws_apigatewayv2_route.this, aws_apigatewayv2_route_response.this]
 }
 
-resource "aws_cloudwatch_log_group" "access" {
+resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_338:Retention is set per environment (log_retention_in_days): 365 days in prod, 14 in dev to limit cost.
   name              = "/aws/apigateway/${var.name}/${var.stage_name}"
   retention_in_days = var.log_retention_in_days
@@ -124,7 +124,7 @@ resource "aws_apigatewayv2_stage" "this" {
   tags          = var.tags
 
   access_log_settings {
-    destination_arn = aws_cloudwatch_log_group.access.arn
+    destination_arn = aws_cloudwatch_log_group.this.arn
     # Never the message body: identifiers, route, status and latency only.
     format = jsonencode({
       requestId          = "$context.requestId"
@@ -218,6 +218,8 @@ resource "aws_apigatewayv2_api_mapping" "this" {
   api_id      = aws_apigatewayv2_api.this.id
   domain_name = aws_apigatewayv2_domain_name.this[0].id
   stage       = aws_apigatewayv2_stage.this.id
+  # wss://<domain>/<stage>, the same path as the regional URL and the local runtime.
+  api_mapping_key = var.stage_name
 }
 
 # A plain alias for single-region use; the failover records (issue 4) replace it.

@@ -25,7 +25,7 @@ output "stage_invoke_url" {
 
 output "websocket_url" {
   description = "URL clients connect to: the custom domain when set, else the regional stage URL."
-  value       = local.custom_domain ? "wss://${var.custom_domain.domain_name}" : aws_apigatewayv2_stage.this.invoke_url
+  value       = local.custom_domain ? "wss://${var.custom_domain.domain_name}/${var.stage_name}" : aws_apigatewayv2_stage.this.invoke_url
 }
 
 output "management_endpoint" {
@@ -45,7 +45,7 @@ output "route_keys" {
 
 output "access_log_group_name" {
   description = "Access log group name."
-  value       = aws_cloudwatch_log_group.access.name
+  value       = aws_cloudwatch_log_group.this.name
 }
 
 output "domain_target" {
