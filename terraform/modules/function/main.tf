@@ -38,7 +38,7 @@ resource "aws_lambda_function" "this" {
     log_format            = "JSON"
     log_group             = aws_cloudwatch_log_group.this.name
     application_log_level = var.log_level
-    system_log_level      = "WARN"
+    system_log_level      = "INFO" # keeps the platform REPORT lines (duration, memory)
   }
 
   tracing_config {
