@@ -35,3 +35,16 @@ def warning(event: str, **fields: Any) -> None:
 
 def error(event: str, **fields: Any) -> None:
     log(logging.ERROR, event, **fields)
+
+
+def describe_error(err: BaseException) -> dict[str, str]:
+    """Loggable fields for an exception. botocore's parameter errors can echo request values (which
+    may hold message text), so for AWS errors only the error code and the service's message are kept."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        return {"error": error.get("Code", "ClientError"), "detail": str(error.get("Message", ""))[:300]}
+    if isinstance(err, BotoCoreError):
+        return {"error": type(err).__name__}
+    return {"error": type(err).__name__, "detail": str(err)[:300]}

@@ -69,7 +69,7 @@ def websocket_route(fn: Handler) -> Handler:
             log.info("request_rejected", code=err.code, **request_fields(event))
             return reply(error_frame(err.code, err.message, err.client_message_id))
         except Exception as err:
-            log.error("request_failed", error=type(err).__name__, detail=str(err)[:300], **request_fields(event))
+            log.error("request_failed", **log.describe_error(err), **request_fields(event))
             return reply(error_frame("internal", "internal error, please retry"))
 
     return wrapper
@@ -89,8 +89,7 @@ def entrypoint(failure: Callable[[Exception], Any]) -> Callable[[Handler], Handl
             except Exception as err:
                 log.error(
                     "invocation_failed",
-                    error=type(err).__name__,
-                    detail=str(err)[:300],
+                    **log.describe_error(err),
                     **request_fields(event if isinstance(event, dict) else {}),
                 )
                 return failure(err)

@@ -84,9 +84,9 @@ class FakeManagement:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch):
     """moto with the table (from Terraform's schema), the DLQ, and the handlers' environment."""
-    from chat import clients, config
     from moto import mock_aws
 
+    from chat import clients, config
     from dynamowave.local.backend import create_table, load_schema
 
     for key in (

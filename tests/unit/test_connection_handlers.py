@@ -6,9 +6,9 @@ import json
 import time
 
 import pytest
+
 from chat.handlers import connect, default, disconnect, ping, rooms
 from chat.store import MAX_ROOMS_PER_CONNECTION
-
 from tests.unit.conftest import OTHER_REGION, REGION, Context, all_items, ws_event
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from chat.handlers import connect, fanout, rooms, send_message
 from chat.protocol import MAX_TEXT_CHARS
-
 from tests.unit.conftest import OTHER_REGION, REGION, TABLE, Context, all_items, dlq_records, endpoint, ws_event
 
 

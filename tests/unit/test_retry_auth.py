@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+
 from chat import auth
 from chat.retry import RetryPolicy
 

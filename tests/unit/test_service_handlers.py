@@ -8,9 +8,9 @@ import time
 
 import boto3
 import pytest
+
 from chat import auth
 from chat.handlers import authorizer, health, warmer
-
 from tests.unit.conftest import REGION, Context
 
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:000000000000:abc123/dev/$connect"

@@ -45,3 +45,16 @@ def test_gone_is_caught_before_client_error() -> None:
 def test_handlers_never_derive_the_management_endpoint_from_the_domain_name() -> None:
     for path in (ROOT / "functions").rglob("*.py"):
         assert "domainName" not in path.read_text(), path
+
+
+def test_error_logs_never_echo_request_values() -> None:
+    from botocore.exceptions import ParamValidationError
+
+    from chat.log import describe_error
+
+    leaked = ParamValidationError(report="Invalid type for parameter Item.text, value: 'my secret message'")
+    assert "secret" not in str(describe_error(leaked))
+    assert describe_error(RuntimeError("TABLE_NAME is not set")) == {
+        "error": "RuntimeError",
+        "detail": "TABLE_NAME is not set",
+    }

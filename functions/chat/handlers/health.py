@@ -27,7 +27,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         default_store().ping()
         table = "ok"
     except Exception as err:
-        log.error("health_table_failed", error=type(err).__name__, detail=str(err)[:300])
+        log.error("health_table_failed", **log.describe_error(err))
         table = "unavailable"
     healthy = table == "ok"
     return _response(
