@@ -778,6 +778,6 @@
   }
 
   // Exposed for debugging in the console and for tests; not an API.
-  window.dynamowave = { state };
+  window.dynamowave = { state, ping };
   main();
 })();
