@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup dev test test-deps unit integration browser lint fmt build clean
+.PHONY: help setup dev test test-deps unit integration browser lint py-lint fmt build clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,19 @@ test: setup test-deps ## run every test: unit, build, terraform, integration, Dy
 
 unit: setup ## fast tests only (no network, no browser)
 	$(BIN)/pytest tests/unit tests/terraform $(PYTEST_ARGS)
+
+integration: setup test-deps ## the local runtime over real WebSockets (moto and DynamoDB Local)
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+browser: setup test-deps ## the headless Chromium test
+	$(BIN)/pytest tests/browser $(PYTEST_ARGS)
+
+# `lint` also runs the Terraform checks (mk/terraform.mk adds tf-lint as a prerequisite).
+lint: py-lint
+
+py-lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 build: setup ## build the Lambda zips and dist/manifest.json (deterministic)
 	$(PY) build.py
