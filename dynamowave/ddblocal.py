@@ -269,3 +269,40 @@ class DynamoDBLocal:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m dynamowave.ddblocal [--port N]`: run DynamoDB Local in the foreground until Ctrl-C,
+    e.g. for `make dev DEV_ARGS="--dynamodb-endpoint http://127.0.0.1:N"`."""
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m dynamowave.ddblocal", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    args = parser.parse_args(argv)
+    try:
+        ddb = DynamoDBLocal(port=args.port).start()
+    except DynamoDBLocalUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"DynamoDB Local: {ddb.endpoint_url} (in memory, shared across regions); Ctrl-C stops", flush=True)
+    # SIGTERM ends us like Ctrl-C, so the JVM is stopped either way.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while ddb.running:
+            time.sleep(1)
+        print("DynamoDB Local exited", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        ddb.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
