@@ -58,9 +58,7 @@ def test_start_put_get_stop() -> None:
             TableName="ddblocal-smoke",
             Item={"PK": {"S": "ROOM#lobby"}, "SK": {"S": "MSG#1#a"}, "text": {"S": "héllo"}},
         )
-        got = client.get_item(
-            TableName="ddblocal-smoke", Key={"PK": {"S": "ROOM#lobby"}, "SK": {"S": "MSG#1#a"}}
-        )
+        got = client.get_item(TableName="ddblocal-smoke", Key={"PK": {"S": "ROOM#lobby"}, "SK": {"S": "MSG#1#a"}})
         assert got["Item"]["text"] == {"S": "héllo"}
         # Real DynamoDB semantics, which is the point of running it: an empty string key is rejected.
         with pytest.raises(client.exceptions.ClientError) as err:
