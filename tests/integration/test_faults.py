@@ -1,0 +1,128 @@
+"""Fault injection on @connections (`--post-fault-rate 0.3 --seed 7`): retries with backoff deliver
+every message to every member, or the delivery lands on the SQS DLQ. Nothing is lost, nothing is
+duplicated. Embedded moto only: the DLQ lives on the embedded moto server (its URL is the DynamoDB
+URL then); the delivery path does not depend on the DynamoDB backend."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from dwkit import ChatClient, Runtime, aws_client, new_room, running
+
+pytestmark = pytest.mark.integration
+
+MESSAGES = 12
+
+
+@pytest.fixture(scope="module")
+def fault_runtime() -> Iterator[Runtime]:
+    with running(("moto", None), "--post-fault-rate", "0.3", "--seed", "7") as rt:
+        assert rt.embedded
+        yield rt
+
+
+def _dlq_records(runtime: Runtime, seen: dict[str, dict]) -> list[dict]:
+    sqs = aws_client("sqs", runtime.dynamodb_url, runtime.region)
+    url = sqs.get_queue_url(QueueName=f"{runtime.table}-delivery-dlq")["QueueUrl"]
+    while True:  # bounded by the queue's size: received messages stay invisible for 30 s
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not got:
+            return list(seen.values())
+        for message in got:
+            seen[message["MessageId"]] = json.loads(message["Body"])
+
+
+@pytest.fixture(scope="module")
+def broken_runtime() -> Iterator[Runtime]:
+    with running(("moto", None), "--post-fault-rate", "1") as rt:
+        yield rt
+
+
+def _members(runtime: Runtime, clients, room: str, count: int) -> dict[str, ChatClient]:
+    """``count`` clients in ``room``, by connection id (the first one sends)."""
+    members: dict[str, ChatClient] = {}
+    for i in range(count):
+        known = runtime.member_ids(room)
+        client = clients(runtime, f"member-{i}", room=room)
+        (connection_id,) = runtime.member_ids(room) - known
+        members[connection_id] = client
+    return members
+
+
+def _send_all(runtime: Runtime, sender: ChatClient, room: str, count: int) -> set[str]:
+    cmids = [f"f-{i}" for i in range(count)]
+    for cmid in cmids:
+        sender.send(action="sendMessage", text=f"text {cmid}", clientMessageId=cmid)
+    # Every message is stored (persist first), whatever happens to its deliveries.
+    stored: dict[str, str] = {}
+    deadline = time.monotonic() + 20
+    while len(stored) < count and time.monotonic() < deadline:
+        stored = {m["text"]["S"]: m["messageId"]["S"] for m in runtime.stored_messages(room)}
+        time.sleep(0.1)
+    assert sorted(stored) == sorted(f"text {c}" for c in cmids)
+    return set(stored.values())
+
+
+def _account(runtime: Runtime, members: dict[str, ChatClient], message_ids: set[str]) -> tuple[Counter, Counter]:
+    """Collect frames and DLQ records until every expected delivery shows up in one or the other
+    (bounded), then a little longer so that duplicates would show too."""
+    sender_id = next(iter(members))
+    expected = {(cid, "message", mid) for cid in members for mid in message_ids}
+    expected |= {(sender_id, "ack", mid) for mid in message_ids}
+    received: Counter[tuple[str, str, str]] = Counter()
+    dead: Counter[tuple[str, str, str]] = Counter()
+    seen: dict[str, dict] = {}
+    deadline = time.monotonic() + 30  # the delivery budget is 3 s; this is generous
+    while time.monotonic() < deadline:
+        for cid, client in members.items():
+            for frame in client.drain(0.05):
+                received[(cid, frame.get("type"), frame.get("messageId"))] += 1
+        records = _dlq_records(runtime, seen)
+        dead = Counter((r["connectionId"], r["frame"]["type"], r["messageId"]) for r in records)
+        if set(received) | set(dead) >= expected:
+            break
+    for cid, client in members.items():
+        for frame in client.drain(0.5):
+            received[(cid, frame.get("type"), frame.get("messageId"))] += 1
+    accounted = received + dead
+    missing = expected - set(accounted)
+    assert not missing, f"lost deliveries (neither received nor dead-lettered): {sorted(missing)}"
+    assert set(accounted) == expected, f"unexpected frames or records: {sorted(set(accounted) - expected)}"
+    duplicated = {key: n for key, n in accounted.items() if n != 1}
+    assert not duplicated, f"delivered and/or dead-lettered more than once: {duplicated}"
+    for record in seen.values():
+        assert record["kind"] == "delivery" and record["region"] == runtime.region, record
+        assert record["frame"]["messageId"] == record["messageId"], record
+    return received, dead
+
+
+def test_faults_retried_or_dead_lettered_never_lost(fault_runtime: Runtime, clients) -> None:
+    room = new_room("faults")
+    members = _members(fault_runtime, clients, room, 3)
+    before = fault_runtime.stats()
+    message_ids = _send_all(fault_runtime, next(iter(members.values())), room, MESSAGES)
+    received, dead = _account(fault_runtime, members, message_ids)
+
+    after = fault_runtime.stats()
+    injected = after.get("post_injected_fault", 0) - before.get("post_injected_fault", 0)
+    assert injected >= 3, f"fault injection did not bite ({injected} faults): the test proves nothing"
+    assert after.get("post_delivered", 0) - before.get("post_delivered", 0) == sum(received.values())
+    # Retries absorb a 30 % fault rate: almost everything arrives (a DLQ record needs 6 faults in a row).
+    assert sum(received.values()) >= 0.9 * (len(members) + 1) * MESSAGES, (received, dead)
+
+
+def test_deliveries_that_keep_failing_land_on_the_dlq(broken_runtime: Runtime, clients) -> None:
+    room = new_room("broken")
+    members = _members(broken_runtime, clients, room, 2)
+    message_ids = _send_all(broken_runtime, next(iter(members.values())), room, 2)
+    received, dead = _account(broken_runtime, members, message_ids)
+    assert not received  # every post fails, the ack too
+    assert sum(dead.values()) == len(message_ids) * (len(members) + 1)
+    stats = broken_runtime.stats()
+    assert stats.get("post_delivered", 0) == 0
+    # Each delivery was retried before it was dead-lettered.
+    assert stats.get("post_injected_fault", 0) >= 2 * sum(dead.values()), stats
