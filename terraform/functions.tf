@@ -167,9 +167,10 @@ locals {
         local.table_statements.fanout,
         [
           {
+            # The event source mapping polls with the function's role: exactly this region's stream.
             sid        = "ReadTableStream"
             actions    = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
-            resources  = ["${local.table_arn}/stream/*"]
+            resources  = [local.table_stream_arn]
             conditions = []
           },
           {
@@ -179,6 +180,23 @@ locals {
             conditions = []
           },
           local.manage_connections,
+          {
+            # The mapping's on-failure destination is sent with the function's role too.
+            sid        = "SendToStreamFailureQueue"
+            actions    = ["sqs:SendMessage"]
+            resources  = [module.fanout_failures.arn]
+            conditions = []
+          },
+          {
+            sid       = "StreamFailureQueueKeyThroughSqs"
+            actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+            resources = [module.fanout_failures.kms_key_arn]
+            conditions = [{
+              test     = "StringEquals"
+              variable = "kms:ViaService"
+              values   = ["sqs.${var.region}.amazonaws.com"]
+            }]
+          },
         ],
         local.dlq_send,
       )

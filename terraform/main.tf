@@ -7,9 +7,16 @@ locals {
   account_id  = data.aws_caller_identity.current.account_id
   partition   = data.aws_partition.current.partition
 
-  # PRIMARY owns the table (later: the global table and the replica); SECONDARY only reads it.
+  # PRIMARY owns the table, the global table and the replica; SECONDARY only reads its replica.
   failover_role = coalesce(var.failover_role, var.region == var.primary_region ? "PRIMARY" : "SECONDARY")
   is_primary    = local.failover_role == "PRIMARY"
+  two_regions   = var.secondary_region != null
+  # The primary's apply adds the replica in the secondary region.
+  has_replica = local.is_primary && local.two_regions
+  # Custom domain: on when domain_name is set. With two regions its name is the failover name
+  # (PRIMARY/SECONDARY records, module.dns_failover); with one region a plain alias record.
+  custom_domain = var.domain_name != ""
+  dns_failover  = local.custom_domain && local.two_regions
 
   tags = merge(var.tags, {
     Project      = var.project
@@ -61,6 +68,14 @@ resource "terraform_data" "guard" {
       error_message = "failover_role PRIMARY must be used in primary_region and SECONDARY in secondary_region."
     }
     precondition {
+      condition     = var.secondary_region == null || var.secondary_region != var.primary_region
+      error_message = "secondary_region must differ from primary_region."
+    }
+    precondition {
+      condition     = (var.domain_name == "") == (var.hosted_zone_id == "")
+      error_message = "Set both domain_name and hosted_zone_id (DNS failover), or neither (execute-api URLs only)."
+    }
+    precondition {
       condition     = var.environment != "prod" || (var.auth_enabled && var.deletion_protection)
       error_message = "prod requires auth_enabled = true and deletion_protection = true."
     }
@@ -89,12 +104,8 @@ module "table" {
   kms_deletion_window_in_days = var.kms_deletion_window_in_days
 }
 
-# In the secondary region the table is the primary's replica: read it, never manage it.
-data "aws_dynamodb_table" "replica" {
-  count = local.is_primary ? 0 : 1
-
-  name = local.name_prefix
-}
+# The replica in the secondary region (primary's apply) and the secondary's read of it:
+# global_table.tf.
 
 module "dlq" {
   source = "./modules/dlq"
@@ -167,7 +178,12 @@ module "websocket_api" {
   execution_logging_level = var.execution_logging_level
   log_retention_in_days   = var.log_retention_in_days
   log_kms_key_arn         = module.logs_kms.arn
-  custom_domain           = var.custom_domain
+  custom_domain = local.custom_domain ? {
+    domain_name = var.domain_name
+    zone_id     = var.hosted_zone_id
+    # With two regions the failover records own the name (module.dns_failover).
+    create_alias_record = !local.dns_failover
+  } : null
 
   depends_on = [aws_api_gateway_account.this]
 }

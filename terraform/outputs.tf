@@ -95,3 +95,45 @@ output "auth_secret_parameter" {
   description = "Name of the SSM SecureString holding the token secret (the value is never in state)."
   value       = aws_ssm_parameter.auth_secret.name
 }
+
+# --- two regions, health and DNS failover (issue 4; `dynamowave drill` reads these) ---
+
+output "primary_region" {
+  description = "Region whose apply owns the global table."
+  value       = var.primary_region
+}
+
+output "global_table_regions" {
+  description = "Regions holding the table: the primary and, once the primary's apply added it, the secondary's replica (primary's state); the secondary lists both."
+  value       = local.is_primary ? compact([var.region, one(aws_dynamodb_table_replica.secondary[*].region)]) : [var.primary_region, var.region]
+}
+
+output "health_url" {
+  description = "This region's health endpoint, https://{api}.execute-api.{region}.amazonaws.com/health (what the Route 53 health check probes)."
+  value       = module.health_api.health_url
+}
+
+output "health_check_id" {
+  description = "Id of the Route 53 health check on this region's failover record (null without DNS failover). The drill inverts the primary's."
+  value       = one(module.dns_failover[*].health_check_id)
+}
+
+output "failover_domain_name" {
+  description = "The shared failover name both regions serve (null without DNS failover)."
+  value       = local.dns_failover ? var.domain_name : null
+}
+
+output "hosted_zone_id" {
+  description = "Route 53 hosted zone holding the PRIMARY/SECONDARY failover records (null without DNS failover)."
+  value       = local.dns_failover ? var.hosted_zone_id : null
+}
+
+output "failover_websocket_url" {
+  description = "URL clients use with DNS failover, wss://<failover_domain_name>/<stage> (null without DNS failover)."
+  value       = local.dns_failover ? "wss://${var.domain_name}/${local.stage_name}" : null
+}
+
+output "fanout_failure_queue_url" {
+  description = "SQS queue receiving the metadata of stream batches the fan-out gave up on (ESM on-failure destination)."
+  value       = module.fanout_failures.url
+}

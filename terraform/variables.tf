@@ -38,12 +38,22 @@ variable "allowed_account_ids" {
 variable "primary_region" {
   description = "Region whose apply owns the table (and, with two regions, the global table and its replica)."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.primary_region))
+    error_message = "primary_region must look like eu-west-1."
+  }
 }
 
 variable "secondary_region" {
-  description = "Failover region (null while the stack runs in one region)."
+  description = "Failover region (null while the stack runs in one region). The primary's apply creates the table's replica there; apply the primary first."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.secondary_region == null || can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", coalesce(var.secondary_region, "x")))
+    error_message = "secondary_region must look like eu-central-1 (or null)."
+  }
 }
 
 variable "failover_role" {
@@ -275,14 +285,115 @@ variable "warmer_enabled" {
   default     = true
 }
 
-variable "custom_domain" {
-  description = "Optional custom domain for the WebSocket API (ACM certificate validated in the Route 53 zone). create_alias_record = false once DNS failover manages the name."
+variable "domain_name" {
+  description = "Custom domain clients connect to, e.g. chat.example.com (\"\" = none: clients use the execute-api URLs and DNS failover is off). With secondary_region set it is the failover name served by both regions."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.domain_name == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain_name))
+    error_message = "domain_name must be empty or a lowercase DNS name such as chat.example.com."
+  }
+}
+
+variable "hosted_zone_id" {
+  description = "Route 53 public hosted zone of domain_name (ACM validation records and the failover records); \"\" when domain_name is empty."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.hosted_zone_id == "" || can(regex("^Z[A-Z0-9]{1,31}$", var.hosted_zone_id))
+    error_message = "hosted_zone_id must be empty or a Route 53 hosted zone id (Z...)."
+  }
+}
+
+variable "health_check_request_interval" {
+  description = "Route 53 health check interval in seconds: 30 (standard) or 10 (fast, extra cost). Detection takes about interval x failure_threshold."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([10, 30], var.health_check_request_interval)
+    error_message = "health_check_request_interval must be 10 or 30."
+  }
+}
+
+variable "health_check_failure_threshold" {
+  description = "Consecutive failed (or successful) health checks before Route 53 changes a region's status (1-10)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.health_check_failure_threshold >= 1 && var.health_check_failure_threshold <= 10 && floor(var.health_check_failure_threshold) == var.health_check_failure_threshold
+    error_message = "health_check_failure_threshold must be a whole number between 1 and 10."
+  }
+}
+
+variable "health_check_measure_latency" {
+  description = "Publish the health check's latency metrics (cannot be changed after creation)."
+  type        = bool
+  default     = false
+}
+
+variable "health_check_regions" {
+  description = "Route 53 checker regions (null: Route 53's default set; at least 3 when set)."
+  type        = list(string)
+  default     = null
+}
+
+variable "health_check_alarm" {
+  description = "Key of this region's WebSocket API alarm (integration-errors or execution-errors) to combine with the HTTPS /health check (CALCULATED: both must be healthy); null = HTTPS check only."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.health_check_alarm == null || contains(["integration-errors", "execution-errors"], coalesce(var.health_check_alarm, "integration-errors"))
+    error_message = "health_check_alarm must be null, integration-errors or execution-errors."
+  }
+}
+
+variable "health_api_throttling" {
+  description = "Throttling of the /health HTTP API stage (both non-zero)."
   type = object({
-    domain_name         = string
-    zone_id             = string
-    create_alias_record = optional(bool, true)
+    burst_limit = number
+    rate_limit  = number
   })
-  default = null
+  default = {
+    burst_limit = 20
+    rate_limit  = 10
+  }
+}
+
+variable "fanout_stream" {
+  description = "Event source mapping of the fan-out function on this region's table stream: batch size, batching window (s), parallelization, and bounded retries / record age (a chat message older than that is no longer delivered live; history still has it)."
+  type = object({
+    batch_size                    = optional(number, 100)
+    batching_window_seconds       = optional(number, 0)
+    parallelization_factor        = optional(number, 1)
+    maximum_retry_attempts        = optional(number, 3)
+    maximum_record_age_in_seconds = optional(number, 600)
+  })
+  default = {}
+
+  validation {
+    condition     = var.fanout_stream.batch_size >= 1 && var.fanout_stream.batch_size <= 1000 && var.fanout_stream.batching_window_seconds >= 0 && var.fanout_stream.batching_window_seconds <= 300
+    error_message = "fanout_stream.batch_size must be 1-1000 and batching_window_seconds 0-300."
+  }
+
+  validation {
+    condition     = var.fanout_stream.parallelization_factor >= 1 && var.fanout_stream.parallelization_factor <= 10
+    error_message = "fanout_stream.parallelization_factor must be 1-10."
+  }
+
+  validation {
+    condition     = var.fanout_stream.maximum_retry_attempts >= 0 && var.fanout_stream.maximum_retry_attempts <= 10
+    error_message = "fanout_stream.maximum_retry_attempts must be bounded: 0-10 (never -1, infinite)."
+  }
+
+  validation {
+    condition     = var.fanout_stream.maximum_record_age_in_seconds >= 60 && var.fanout_stream.maximum_record_age_in_seconds <= 86400
+    error_message = "fanout_stream.maximum_record_age_in_seconds must be bounded: 60-86400 (never -1, infinite)."
+  }
 }
 
 variable "alarm_emails" {

@@ -3,6 +3,15 @@ environment      = "dev"
 primary_region   = "eu-west-1"
 secondary_region = "eu-central-1"
 
+# Custom domain + DNS failover. Empty = none: each region is reached on its own execute-api URL
+# (outputs websocket_url / health_url) and nothing is created in Route 53. Set both to serve
+# wss://<domain_name>/dev from the PRIMARY region with failover to the SECONDARY.
+domain_name    = "" # e.g. "chat-dev.example.com"
+hosted_zone_id = "" # e.g. "Z0123456789ABCDEFGHIJ" (public zone of the domain)
+
+health_check_request_interval  = 30 # detection ~ 30 s x 3 = 90 s
+health_check_failure_threshold = 3
+
 # Dev is open by default for quick manual testing; prod always requires a token.
 auth_enabled        = false
 deletion_protection = false

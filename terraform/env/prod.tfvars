@@ -4,6 +4,16 @@ environment      = "prod"
 primary_region   = "eu-west-1"
 secondary_region = "eu-central-1"
 
+# Custom domain + DNS failover: clients use wss://<domain_name>/prod, Route 53 answers with the
+# PRIMARY region while its /health check is healthy, else with the SECONDARY. Empty = no custom
+# domain and no failover (clients use each region's execute-api URL).
+domain_name    = "" # e.g. "chat.example.com"
+hosted_zone_id = "" # e.g. "Z0123456789ABCDEFGHIJ" (public zone of the domain)
+
+health_check_request_interval  = 10 # fast checks: detection ~ 10 s x 3 = 30 s (+ TTL)
+health_check_failure_threshold = 3
+# health_check_alarm           = "integration-errors" # also fail over on API integration errors
+
 auth_enabled        = true
 deletion_protection = true
 
@@ -44,9 +54,5 @@ send_message_throttling = {
   rate_limit  = 300
 }
 
-# custom_domain = {
-#   domain_name = "chat.example.com"
-#   zone_id     = "Z0123456789ABCDEFGHIJ"
-# }
 
 # alarm_emails = ["oncall@example.com"]

@@ -17,3 +17,8 @@ output "dlq_depth_alarm_arn" {
   description = "ARN of the DLQ depth alarm (usable in a CALCULATED/CloudWatch health check later)."
   value       = aws_cloudwatch_metric_alarm.dlq_depth.arn
 }
+
+output "api_alarm_names" {
+  description = "WebSocket API alarm key (integration-errors, execution-errors) => alarm name (usable by a CLOUDWATCH_METRIC Route 53 health check)."
+  value       = { for k, a in aws_cloudwatch_metric_alarm.api : k => a.alarm_name }
+}

@@ -5,8 +5,9 @@ data "aws_region" "current" {}
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.region
-  root_arn   = "arn:${local.partition}:iam::${local.account_id}:root"
+  # The provider's region unless var.region places the key elsewhere (e.g. a global-table replica).
+  region   = coalesce(var.region, data.aws_region.current.region)
+  root_arn = "arn:${local.partition}:iam::${local.account_id}:root"
 }
 
 # Key policy. In a key policy `Resource = "*"` means "this key": AWS requires it (the policy is
@@ -119,6 +120,7 @@ data "aws_iam_policy_document" "this" {
 }
 
 resource "aws_kms_key" "this" {
+  region                  = var.region
   description             = var.description
   deletion_window_in_days = var.deletion_window_in_days
   enable_key_rotation     = true
@@ -128,6 +130,7 @@ resource "aws_kms_key" "this" {
 }
 
 resource "aws_kms_alias" "this" {
+  region        = var.region
   name          = "alias/${var.alias}"
   target_key_id = aws_kms_key.this.key_id
 }

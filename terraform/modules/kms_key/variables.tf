@@ -8,6 +8,17 @@ variable "alias" {
   }
 }
 
+variable "region" {
+  description = "Region of the key (null: the provider's region). Set for keys that live in another region than the rest of the stack, e.g. a global-table replica's key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.region == null || can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", coalesce(var.region, "x")))
+    error_message = "region must look like eu-central-1 (or null)."
+  }
+}
+
 variable "description" {
   description = "What the key protects."
   type        = string

@@ -80,8 +80,9 @@ resource "aws_dynamodb_table" "this" {
   tags = var.tags
 
   lifecycle {
-    # Capacity belongs to Application Auto Scaling once the table exists.
-    ignore_changes = [read_capacity, write_capacity]
+    # Capacity belongs to Application Auto Scaling once the table exists; replicas belong to
+    # aws_dynamodb_table_replica (root module, primary region) and must not be reverted here.
+    ignore_changes = [read_capacity, write_capacity, replica]
   }
 }
 
