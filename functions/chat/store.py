@@ -20,7 +20,8 @@ from chat import clients
 MAX_ROOMS_PER_CONNECTION = 20
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 # A connection may join a room it is already in (idempotent) or a new one while under the cap.
-_JOIN_CONDITION = "attribute_exists(PK) AND (size(rooms) < :max OR contains(rooms, :r))"
+# DynamoDB deletes a set attribute when its last element goes: no `rooms` means no rooms at all.
+_JOIN_CONDITION = "attribute_exists(PK) AND (attribute_not_exists(rooms) OR size(rooms) < :max OR contains(rooms, :r))"
 HEALTH_KEY = {"PK": {"S": "HEALTH"}, "SK": {"S": "HEALTH"}}
 
 

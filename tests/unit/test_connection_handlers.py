@@ -122,6 +122,15 @@ def test_join_leave_and_room_limits(aws) -> None:
     assert all_items(aws) == before
 
 
+def test_join_after_leaving_every_room(aws) -> None:
+    do_connect("c1")
+    assert call(rooms, "c1", {"action": "leaveRoom", "room": "lobby"}) == {"type": "left", "room": "lobby"}
+    conn = next(i for i in all_items(aws) if i["PK"]["S"] == "CONN#c1")
+    assert "rooms" not in conn  # the empty set is gone: the join condition must cope with that
+    assert call(rooms, "c1", {"action": "joinRoom", "room": "r2"}) == {"type": "joined", "room": "r2"}
+    assert ("ROOM#r2", f"CONN#{REGION}#c1") in keys(aws)
+
+
 def test_room_actions_need_a_registered_connection(aws) -> None:
     assert call(rooms, "ghost", {"action": "joinRoom", "room": "r1"})["code"] == "unauthorized"
     assert call(rooms, "ghost", {"action": "history", "room": "r1"})["code"] == "not_in_room"
