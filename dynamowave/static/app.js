@@ -61,7 +61,6 @@
     pingTimer: null,
     pongTimer: null,
     stableTimer: null,
-    rejoinedOnce: false, // see onError: at most one reconnect per socket to get into a room
     opened: false, // did the current socket ever open (false: handshake refused or server down)
     name: "",
     token: "",
@@ -420,7 +419,6 @@
 
   function onOpen() {
     state.online = true;
-    state.rejoinedOnce = false;
     setStatus("online", `Online as ${state.name}`);
     state.stableTimer = setTimeout(() => {
       state.attempt = 0;
@@ -651,15 +649,6 @@
       updateLoadOlder();
     }
     showNotice(friendly, f.message ? String(f.message) : "");
-    // A socket that is in no room at all and whose join just failed is useless: open a new one
-    // with the wanted room in the $connect query, which joins it there. (Seen with the local
-    // runtime: joinRoom after leaving every room answers "internal".)
-    const anyJoined = [...state.rooms.values()].some((r) => r.joined);
-    if (!p && state.online && state.active && !anyJoined && !state.rejoinedOnce) {
-      state.rejoinedOnce = true;
-      state.attempt = 0;
-      connect();
-    }
   }
 
   // ---- user actions ------------------------------------------------------------------------
