@@ -45,7 +45,8 @@ module "dns_failover" {
   measure_latency   = var.health_check_measure_latency
   checker_regions   = var.health_check_regions
   alarm = var.health_check_alarm == null ? null : {
-    name   = module.alarms.api_alarm_names[var.health_check_alarm]
+    # coalesce: the key is never null, even in the branch Terraform does not select
+    name   = module.alarms.api_alarm_names[coalesce(var.health_check_alarm, "integration-errors")]
     region = var.region
   }
 }

@@ -1,4 +1,5 @@
 # make plan|apply ENV=dev REGION=<primary_region or secondary_region>
+# Apply order with two regions: primary first, then secondary (destroy in reverse).
 environment      = "dev"
 primary_region   = "eu-west-1"
 secondary_region = "eu-central-1"

@@ -1,5 +1,5 @@
 # make plan|apply ENV=prod REGION=<primary_region or secondary_region>
-# Apply order with two regions: primary first, then secondary.
+# Apply order with two regions: primary first, then secondary (destroy in reverse).
 environment      = "prod"
 primary_region   = "eu-west-1"
 secondary_region = "eu-central-1"
