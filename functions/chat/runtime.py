@@ -55,26 +55,6 @@ def request_fields(event: dict[str, Any]) -> dict[str, Any]:
     return {"requestId": ctx.get("requestId"), "connectionId": ctx.get("connectionId"), "route": ctx.get("routeKey")}
 
 
-def websocket_route(fn: Handler) -> Handler:
-    """Wrap a two-way WebSocket route: protocol errors become ``error`` frames and unexpected
-    failures an ``internal`` one; nothing raises out of the handler."""
-
-    @functools.wraps(fn)
-    def wrapper(event: dict[str, Any], context: Any) -> Any:
-        if is_warmer(event):
-            return warm(event)
-        try:
-            return fn(event, context)
-        except ProtocolError as err:
-            log.info("request_rejected", code=err.code, **request_fields(event))
-            return reply(error_frame(err.code, err.message, err.client_message_id))
-        except Exception as err:
-            log.error("request_failed", **log.describe_error(err), **request_fields(event))
-            return reply(error_frame("internal", "internal error, please retry"))
-
-    return wrapper
-
-
 def entrypoint(failure: Callable[[Exception], Any]) -> Callable[[Handler], Handler]:
     """Wrap a non-frame handler ($connect, $disconnect, authorizer, ...): warmer early return,
     and ``failure(err)`` as the response when it raises."""
@@ -97,3 +77,21 @@ def entrypoint(failure: Callable[[Exception], Any]) -> Callable[[Handler], Handl
         return wrapper
 
     return decorate
+
+
+INTERNAL_ERROR_REPLY = reply(error_frame("internal", "internal error, please retry"))
+
+
+def websocket_route(fn: Handler) -> Handler:
+    """Wrap a two-way WebSocket route: protocol errors become ``error`` frames and unexpected
+    failures an ``internal`` one; nothing raises out of the handler."""
+
+    @functools.wraps(fn)
+    def answer_protocol_errors(event: dict[str, Any], context: Any) -> Any:
+        try:
+            return fn(event, context)
+        except ProtocolError as err:
+            log.info("request_rejected", code=err.code, **request_fields(event))
+            return reply(error_frame(err.code, err.message, err.client_message_id))
+
+    return entrypoint(failure=lambda err: INTERNAL_ERROR_REPLY)(answer_protocol_errors)
