@@ -157,13 +157,8 @@ def test_leave_join_and_not_in_room(runtime: Runtime, clients) -> None:
     assert len(runtime.member_ids(first)) == 1 and len(runtime.member_ids(second)) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG functions/chat/store.py _JOIN_CONDITION: once a connection has left every room its "
-    "'rooms' set is gone (DynamoDB deletes empty sets) and size(rooms) fails the condition: "
-    "DynamoDB Local answers invalid_request 'too many rooms', moto internal",
-)
 def test_join_after_leaving_every_room(runtime: Runtime, clients) -> None:
+    # Regression: DynamoDB drops the empty 'rooms' set, and the join condition used size(rooms).
     home, elsewhere = new_room("home"), new_room("elsewhere")
     client = clients(runtime, "wanderer", room=home)
     assert client.request(action="leaveRoom", room=home) == {"type": "left", "room": home}
