@@ -324,7 +324,17 @@ def test_idempotent_retry_same_message_id_delivered_once(runtime: Runtime, clien
     other = _send(alice, "a different one", cmid="retry-2")
     assert other["messageId"] != first["messageId"]
     bob.expect("message", messageId=other["messageId"])
-    assert [m["text"] for m in bob.history(room)["messages"]] == ["exactly once", "a different one"]
+    alice.expect("message", messageId=other["messageId"])
+
+    # Retries racing each other (frames are handled concurrently): one message, the same id for all.
+    for _ in range(3):
+        alice.send(action="sendMessage", text="racing", clientMessageId="retry-3")
+    frames = alice.drain()
+    acks = {f["messageId"] for f in frames if f["type"] == "ack"}
+    assert len(acks) == 1 and sum(f["type"] == "ack" for f in frames) == 3, frames
+    assert [f["messageId"] for f in frames if f["type"] == "message"] == list(acks), frames
+    assert [f["messageId"] for f in bob.drain()] == list(acks)
+    assert [m["text"] for m in bob.history(room)["messages"]] == ["exactly once", "a different one", "racing"]
 
 
 def test_ping_pong_names_region(runtime: Runtime, clients) -> None:
