@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from chat import clients
+from chat.retry import DEFAULT_POLICY
 
 MAX_ROOMS_PER_CONNECTION = 20
+TRANSACTION_ATTEMPTS = 4
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 # A connection may join a room it is already in (idempotent) or a new one while under the cap.
 # DynamoDB deletes a set attribute when its last element goes: no `rooms` means no rooms at all.
@@ -97,6 +99,11 @@ def _is_condition_failure(err: Exception, index: int = 0) -> bool:
         and len(reasons) > index
         and (reasons[index].get("Code") == "ConditionalCheckFailed")
     )
+
+
+def _is_transaction_conflict(err: Exception) -> bool:
+    reasons = (getattr(err, "response", {}) or {}).get("CancellationReasons") or []
+    return any(reason.get("Code") == "TransactionConflict" for reason in reasons)
 
 
 def message_from_item(item: dict[str, Any]) -> StoredMessage:
@@ -333,30 +340,8 @@ class Store:
             self.db.put_item(**message_put["Put"])
             return message, True
         idem_key = {"PK": _s(f"ROOM#{room}"), "SK": _s(f"CMID#{client_message_id}")}
-        try:
-            self.db.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": {
-                                **idem_key,
-                                "type": _s("idempotency"),
-                                "messageId": _s(message_id),
-                                "messageSk": _s(sort_key),
-                                "senderId": _s(sender_id),
-                                "expiresAt": _n(ts // 1000 + IDEMPOTENCY_TTL_SECONDS),
-                            },
-                            "ConditionExpression": "attribute_not_exists(PK)",
-                        }
-                    },
-                    message_put,
-                ]
-            )
+        if self._write_idempotent(idem_key, message_id, sort_key, sender_id, ts, message_put):
             return message, True
-        except Exception as err:
-            if not _is_condition_failure(err, 0):
-                raise
         record = self.db.get_item(TableName=self.table, Key=idem_key, ConsistentRead=True).get("Item")
         original = (
             self.db.get_item(
@@ -368,6 +353,49 @@ class Store:
         if not original:
             raise RuntimeError("idempotency record without its message")
         return message_from_item(original), False
+
+    def _write_idempotent(
+        self,
+        idem_key: dict[str, Any],
+        message_id: str,
+        sort_key: str,
+        sender_id: str,
+        ts: int,
+        message_put: dict[str, Any],
+    ) -> bool:
+        """Write the idempotency record and the message in one transaction: True when written, False
+        when the client message id was already used. Concurrent retries of the same message can make
+        DynamoDB cancel with TransactionConflict: try again, and the loser then sees the condition fail."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self.db.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": {
+                                    **idem_key,
+                                    "type": _s("idempotency"),
+                                    "messageId": _s(message_id),
+                                    "messageSk": _s(sort_key),
+                                    "senderId": _s(sender_id),
+                                    "expiresAt": _n(ts // 1000 + IDEMPOTENCY_TTL_SECONDS),
+                                },
+                                "ConditionExpression": "attribute_not_exists(PK)",
+                            }
+                        },
+                        message_put,
+                    ]
+                )
+                return True
+            except Exception as err:
+                if _is_condition_failure(err, 0):
+                    return False
+                if not _is_transaction_conflict(err) or attempt == TRANSACTION_ATTEMPTS:
+                    raise
+                time.sleep(DEFAULT_POLICY.backoff_ms(attempt) / 1000)
 
     def history(self, room: str, limit: int, before: str | None = None) -> tuple[list[StoredMessage], str | None]:
         """One page of messages, oldest → newest, and the sort key to continue from (older), if any.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -277,3 +278,35 @@ def test_no_table_scan_on_any_request_path(aws, management) -> None:
     health.handler({}, Context())
     assert {"Query", "TransactWriteItems", "GetItem"} <= set(operations)
     assert "Scan" not in operations and TABLE
+
+
+def test_concurrent_retries_that_conflict_are_tried_again(aws, monkeypatch) -> None:
+    """DynamoDB cancels one of two racing transactions with TransactionConflict: the store tries
+    again and the loser then finds the first copy instead of failing the request."""
+    from botocore.exceptions import ClientError
+
+    from chat.store import Store
+
+    store = Store(TABLE)
+    real = store.db
+    conflicts = itertools.chain([True], itertools.repeat(False))  # the first transaction loses a race
+
+    class Racing:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def transact_write_items(self, **kwargs):
+            if next(conflicts):
+                reasons = [{"Code": "TransactionConflict"}, {"Code": "None"}]
+                raise ClientError(
+                    {"Error": {"Code": "TransactionCanceledException"}, "CancellationReasons": reasons},
+                    "TransactWriteItems",
+                )
+            return real.transact_write_items(**kwargs)
+
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    store._client = Racing()
+    first, new = store.put_message("lobby", "01A", "al", "u1", "hi", 1_700_000_000_000, REGION, "cm-1")
+    assert new and first.message_id == "01A"
+    again, new = store.put_message("lobby", "01B", "al", "u1", "hi", 1_700_000_000_001, REGION, "cm-1")
+    assert not new and again.message_id == "01A"
