@@ -34,22 +34,11 @@ ARCHITECTURE = "arm64"
 MAX_ZIP_BYTES = 200 * 1024
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
-# function name → handler string; one zip each. Terraform has one module call per entry.
-FUNCTIONS: dict[str, str] = {
-    name: f"chat.handlers.{name}.handler"
-    for name in (
-        "authorizer",
-        "connect",
-        "default",
-        "disconnect",
-        "fanout",
-        "health",
-        "ping",
-        "rooms",
-        "send_message",
-        "warmer",
-    )
-}
+# The route contract (functions/chat/routes.py) names every function; one zip each.
+sys.path.insert(0, str(SOURCE))
+from chat import routes  # noqa: E402
+
+FUNCTIONS: dict[str, str] = {function.name: function.handler for function in routes.FUNCTIONS}
 
 
 class BuildError(RuntimeError):
@@ -126,7 +115,12 @@ def write_zip(staging: Path, files: list[Path], target: Path) -> bytes:
 def build(out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    manifest: dict = {"runtime": RUNTIME, "architecture": ARCHITECTURE, "functions": {}}
+    manifest: dict = {
+        "runtime": RUNTIME,
+        "architecture": ARCHITECTURE,
+        "functions": {},
+        "routes": routes.manifest_routes(),
+    }
     with tempfile.TemporaryDirectory(prefix="dynamowave-build-") as tmp:
         scratch = Path(tmp)
         print(f"building the functions wheel from {SOURCE.relative_to(ROOT)}/ ...", flush=True)

@@ -25,6 +25,21 @@ from aiohttp import WSMsgType, web
 
 from dynamowave.local.lambdas import ACCOUNT_ID, Invoker
 
+
+def protocol_limits() -> dict[str, Any]:
+    """The protocol's limits for the browser client, from the constants the Lambda code enforces."""
+    from chat import protocol
+
+    return {
+        "maxTextChars": protocol.MAX_TEXT_CHARS,
+        "maxFrameBytes": protocol.MAX_FRAME_BYTES,
+        "maxNameChars": protocol.MAX_NAME_CHARS,
+        "historyDefaultLimit": protocol.HISTORY_DEFAULT_LIMIT,
+        "historyMaxLimit": protocol.HISTORY_MAX_LIMIT,
+        "defaultRoom": protocol.DEFAULT_ROOM,
+        "roomPattern": protocol.ROOM_RE.pattern,
+    }
+
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 MAX_MESSAGE_BYTES = 128 * 1024
 ROUTES = {
@@ -162,6 +177,7 @@ class Gateway:
                 "stage": self.stage,
                 "region": self.region,
                 "auth": self.auth,
+                "limits": protocol_limits(),
             },
             headers={"Cache-Control": "no-store"},
         )

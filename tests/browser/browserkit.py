@@ -6,12 +6,8 @@ with another directory's conftest.)
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
+
+from tests.support import dynamowave_command
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -39,33 +37,6 @@ STOP_TIMEOUT_S = 15
 UI_TIMEOUT_MS = 15_000
 
 
-def _is_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def require(ok: bool, message: str) -> None:
-    if ok:
-        return
-    if _is_ci():
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _dynamowave_cmd() -> list[str]:
-    exe = REPO / ".venv" / "bin" / "dynamowave"
-    if exe.exists():
-        return [str(exe)]
-    if found := shutil.which("dynamowave"):
-        return [found]
-    return [sys.executable, "-m", "dynamowave.cli"]
-
-
 class DevServer:
     """`dynamowave dev` on a fixed loopback port; start() waits for the URL line it prints."""
 
@@ -77,7 +48,7 @@ class DevServer:
         self.lines: list[str] = []
 
     def start(self) -> DevServer:
-        cmd = [*_dynamowave_cmd(), "dev", "--host", "127.0.0.1", "--port", str(self.port), "--stage", "dev"]
+        cmd = [*dynamowave_command(), "dev", "--host", "127.0.0.1", "--port", str(self.port), "--stage", "dev"]
         self.proc = proc = subprocess.Popen(
             [*cmd, *self.extra],
             cwd=REPO,

@@ -14,8 +14,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from browserkit import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, DevServer, OpenChat, free_port, require
+from browserkit import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, DevServer, OpenChat
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.support import free_port, require
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,10 @@ import os
 import uuid
 
 import pytest
-from browserkit import DevServer, OpenChat, free_port
+from browserkit import DevServer, OpenChat
 from playwright.sync_api import expect
+
+from tests.support import free_port
 
 pytestmark = [
     pytest.mark.browser,

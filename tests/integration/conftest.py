@@ -8,9 +8,10 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 import pytest
-from dwkit import ChatClient, Runtime, is_ci, open_ws, running, ws_url
+from dwkit import ChatClient, Runtime, open_ws, running, ws_url
 
 from dynamowave.ddblocal import DynamoDBLocal, DynamoDBLocalUnavailable
+from tests.support import is_ci
 
 # ---- backends -----------------------------------------------------------------------------------
 

@@ -13,9 +13,7 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -31,6 +29,8 @@ from botocore.config import Config
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from tests.support import dynamowave_command, free_port
+
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -40,36 +40,6 @@ DUMMY_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "loc
 
 
 # ---- processes ----------------------------------------------------------------------------------
-
-
-def dynamowave_command() -> list[str]:
-    """The console script next to the interpreter running pytest, else the module."""
-    script = Path(sys.executable).with_name("dynamowave")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "dynamowave.cli"]
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(consecutive: int = 1) -> int:
-    """A free loopback port P such that P .. P+consecutive-1 are all free (right now)."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port + consecutive - 1 < 65536 and all(_port_is_free(port + i) for i in range(1, consecutive)):
-            return port
-    raise RuntimeError(f"no {consecutive} consecutive free loopback ports found")
-
-
-def is_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def aws_client(service: str, endpoint_url: str, region: str = "eu-west-1") -> Any:

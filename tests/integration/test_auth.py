@@ -7,8 +7,10 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from dwkit import Runtime, dynamowave_command, new_room, open_ws, running, ws_url
+from dwkit import Runtime, new_room, open_ws, running, ws_url
 from websockets.exceptions import InvalidStatus
+
+from tests.support import dynamowave_command
 
 pytestmark = pytest.mark.integration
 
