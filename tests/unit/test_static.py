@@ -58,3 +58,16 @@ def test_error_logs_never_echo_request_values() -> None:
         "error": "RuntimeError",
         "detail": "TABLE_NAME is not set",
     }
+
+
+def test_package_data_ships_every_browser_client_file() -> None:
+    """A wheel (not the editable install the tests use) gets only what package-data globs match;
+    a module left out breaks the page with nothing but a 404 in the browser console."""
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["dynamowave"]
+    package = ROOT / "dynamowave"
+    shipped = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
+    client = {p for p in (package / "static").rglob("*") if p.is_file()}
+    missing = sorted(str(p.relative_to(package)) for p in client - shipped)
+    assert missing == [], f"add a pattern to [tool.setuptools.package-data] dynamowave in pyproject.toml: {missing}"

@@ -1,0 +1,221 @@
+// The chat controller: turns server frames and user actions into state changes and view updates.
+// It touches no DOM itself (the view is injected), so it runs under Node with a fake view.
+import { socketUrl } from "./config.js";
+import { createInbox } from "./inbox.js";
+import { PendingSends } from "./pending.js";
+import { createProtocol, describeError } from "./protocol.js";
+import { Rooms } from "./rooms.js";
+
+const TOKEN_HINT = "Not connected (check your token). ";
+
+export class Chat {
+  config = null;
+  name = "";
+  token = "";
+  rooms = new Rooms();
+  pending = new PendingSends();
+  protocol = createProtocol();
+  #inbox = createInbox(this);
+
+  /** connect(options) builds the Connection (see connection.js) with the handlers given here. */
+  constructor({ view, connect, newId, now = Date.now, pageHref }) {
+    this.view = view;
+    this.newId = newId;
+    this.now = now;
+    this.pageHref = pageHref;
+    this.conn = connect({
+      pingData: () => this.protocol.ping(),
+      on: {
+        onConnecting: ({ attempt }) => view.status(attempt === 0 ? "connecting" : "reconnecting", "Connecting…"),
+        onOpen: () => this.#onOpen(),
+        onClose: () => this.#onClose(),
+        onRetry: ({ at, refused }) => view.countdown(refused && this.config?.auth === "dev" ? TOKEN_HINT : "", at),
+        onFrame: (data) => this.#onFrame(data),
+      },
+    });
+  }
+
+  get online() {
+    return this.conn.online;
+  }
+
+  setConfig(config) {
+    this.config = config;
+    this.protocol = createProtocol(config.limits);
+    this.view.applyLimits(config.limits, this.protocol.isRoom);
+    if (config.auth === "dev") this.view.showTokenField();
+  }
+
+  isMine(m) {
+    return this.pending.isMine(m.messageId) || (this.name !== "" && m.sender === this.name);
+  }
+
+  // ---- user actions ------------------------------------------------------------------------
+
+  /** The display name travels in the $connect query string, so a new name means a new socket. */
+  setIdentity(name, token) {
+    const changed = name !== this.name || token !== this.token;
+    this.name = name;
+    this.token = token;
+    this.composer();
+    if (changed || !this.online) this.start();
+  }
+
+  start() {
+    if (!this.name || !this.config) return;
+    if (!this.rooms.active) {
+      this.rooms.setActive(this.protocol.limits.defaultRoom);
+      this.showActive();
+    }
+    this.conn.start(() =>
+      socketUrl(this.config, this.pageHref(), { name: this.name, room: this.rooms.active, token: this.token }),
+    );
+  }
+
+  reconnectNow() {
+    return this.name !== "" && this.conn.reconnectNow();
+  }
+
+  ping() {
+    return this.conn.ping();
+  }
+
+  switchRoom(name) {
+    if (!this.protocol.isRoom(name)) {
+      this.view.notice(this.view.roomHint);
+      return false;
+    }
+    const room = this.rooms.setActive(name);
+    if (this.online && !room.joined) this.send(this.protocol.joinRoom(name));
+    else if (!this.conn.socket) this.reconnectNow();
+    this.showActive();
+    return true;
+  }
+
+  leaveActive() {
+    const room = this.rooms.activeRoom();
+    if (!room) return;
+    if (this.online && room.joined) this.send(this.protocol.leaveRoom(room.name));
+    else this.forget(room.name); // offline: nothing to tell the server
+  }
+
+  requestOlder() {
+    const room = this.rooms.activeRoom();
+    if (!room || !room.next || room.olderInFlight) return;
+    room.olderInFlight = this.send(this.protocol.history(room.name, { before: room.next }));
+    this.loadOlder();
+  }
+
+  /** Returns whether the text was taken (the composer may then be cleared). */
+  submit(text) {
+    const room = this.rooms.activeRoom();
+    if (!room || !this.name || text.trim() === "") return false;
+    const clientMessageId = this.newId();
+    try {
+      this.protocol.sendMessage(room.name, text, clientMessageId);
+    } catch (err) {
+      this.view.notice(describeError(err.code));
+      return false;
+    }
+    const p = this.pending.add({ clientMessageId, room: room.name, text, ts: this.now() });
+    this.view.messages.addPending(p, this.name);
+    this.view.messages.toBottom();
+    // Offline, it stays pending and goes out (same clientMessageId, so idempotent) on reconnect.
+    this.sendPending(p);
+    return true;
+  }
+
+  retry(clientMessageId) {
+    const p = this.pending.retry(clientMessageId);
+    if (!p) return;
+    const room = this.rooms.get(p.room);
+    // not_in_room: join again; the "joined" frame then flushes this message.
+    if (room && !room.joined && this.online) this.send(this.protocol.joinRoom(p.room));
+    this.view.messages.pendingSending(p);
+    this.sendPending(p);
+  }
+
+  discard(clientMessageId) {
+    const p = this.pending.discard(clientMessageId);
+    if (p) this.view.messages.removePending(p);
+  }
+
+  // ---- connection events -------------------------------------------------------------------
+
+  #onOpen() {
+    this.view.status("online", `Online as ${this.name}`);
+    // Only the $connect room is joined on a new socket: memberships died with the old connection id.
+    this.rooms.connected();
+    for (const room of this.rooms.list()) {
+      this.send(room.joined ? this.protocol.history(room.name) : this.protocol.joinRoom(room.name));
+    }
+    // Anything typed while offline, or whose ack was lost with the old socket, goes out now.
+    if (this.rooms.active) this.flush(this.rooms.active);
+    this.renderRooms();
+    this.loadOlder();
+    this.composer();
+  }
+
+  #onClose() {
+    this.rooms.disconnected();
+    this.renderRooms();
+    this.loadOlder();
+  }
+
+  #onFrame(data) {
+    const f = this.protocol.decode(data);
+    if (f) this.#inbox[f.type](f);
+  }
+
+  // ---- shared with the inbox (server frames) -----------------------------------------------
+
+  send(data) {
+    return this.conn.send(data);
+  }
+
+  /** Only into a room this socket has joined, or the server answers not_in_room. */
+  sendPending(p) {
+    const room = this.rooms.get(p.room);
+    if (!this.online || !room?.joined) return;
+    let data;
+    try {
+      data = this.protocol.sendMessage(p.room, p.text, p.clientMessageId);
+    } catch (err) {
+      // Typed before the server's (stricter) limits arrived: fail it as the server would.
+      this.#inbox.error({ code: err.code, message: err.message, clientMessageId: p.clientMessageId });
+      return;
+    }
+    this.send(data);
+  }
+
+  flush(roomName) {
+    for (const p of this.pending.toSend(roomName)) this.sendPending(p);
+  }
+
+  forget(name) {
+    if (!this.rooms.remove(name)) return;
+    this.pending.dropRoom(name);
+    this.showActive();
+  }
+
+  showActive() {
+    const room = this.rooms.activeRoom();
+    if (room) room.unread = 0;
+    this.view.showRoom(room, room ? this.pending.inRoom(room.name) : []);
+    this.loadOlder();
+    this.renderRooms();
+    this.composer();
+  }
+
+  renderRooms() {
+    this.view.rooms(this.rooms.list(), this.rooms.active);
+  }
+
+  loadOlder() {
+    this.view.loadOlder(this.rooms.activeRoom(), this.online);
+  }
+
+  composer() {
+    this.view.composer(Boolean(this.name && this.rooms.activeRoom()));
+  }
+}

@@ -1,0 +1,62 @@
+// Runtime configuration from the server (/config.json), and where to open the socket.
+
+// The page renders the room named in the URL hash before /config.json has answered (and keeps
+// retrying while the server is down), so it needs limits before the server's: these mirror
+// functions/chat/protocol.py and are replaced by the server's own as soon as config loads.
+export const DEFAULT_LIMITS = Object.freeze({
+  maxTextChars: 4000,
+  maxFrameBytes: 32768,
+  maxNameChars: 32,
+  historyDefaultLimit: 50,
+  historyMaxLimit: 100,
+  defaultRoom: "lobby",
+  roomPattern: "[A-Za-z0-9_-]{1,64}",
+});
+
+const CONFIG_RETRY = { firstMs: 1000, capMs: 30_000, jitterMs: 500 };
+
+/** The server's config with every limit present (an older server may send fewer or none). */
+export function normalizeConfig(raw) {
+  const cfg = raw && typeof raw === "object" ? raw : {};
+  const limits = { ...DEFAULT_LIMITS };
+  for (const [key, fallback] of Object.entries(DEFAULT_LIMITS)) {
+    const value = cfg.limits?.[key];
+    if (typeof value === typeof fallback && (typeof value !== "number" || value > 0)) limits[key] = value;
+  }
+  return {
+    ...cfg,
+    websocketUrl: typeof cfg.websocketUrl === "string" ? cfg.websocketUrl : "",
+    auth: cfg.auth === "dev" ? "dev" : "off",
+    limits: Object.freeze(limits),
+  };
+}
+
+/**
+ * Fetch /config.json until it answers. A dead server is normal during `dynamowave dev`
+ * restarts, so this never gives up; onRetry(delayMs) lets the page say so.
+ */
+export async function loadConfig({ fetch, sleep, random = Math.random, onRetry = () => {} }) {
+  let delay = CONFIG_RETRY.firstMs;
+  for (;;) {
+    try {
+      const res = await fetch("/config.json", { cache: "no-store" });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return normalizeConfig(await res.json());
+    } catch {
+      onRetry(delay);
+      await sleep(delay + random() * CONFIG_RETRY.jitterMs);
+      delay = Math.min(delay * 2, CONFIG_RETRY.capMs);
+    }
+  }
+}
+
+/** The $connect URL: identity and first room travel in the query string. */
+export function socketUrl(config, pageHref, { name, room, token }) {
+  const url = new URL(config.websocketUrl, pageHref);
+  // A server bound to 0.0.0.0 advertises an address browsers cannot dial; use the page's host.
+  if (url.hostname === "0.0.0.0") url.hostname = new URL(pageHref).hostname;
+  url.searchParams.set("name", name);
+  url.searchParams.set("room", room || config.limits.defaultRoom);
+  if (config.auth === "dev" && token) url.searchParams.set("token", token);
+  return url.toString();
+}

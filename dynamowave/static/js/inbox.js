@@ -1,0 +1,100 @@
+// Server frames (already decoded by protocol.js) applied to the chat's state and view.
+import { describeError } from "./protocol.js";
+
+/** One handler per frame type decodeFrame() can return. */
+export function createInbox(chat) {
+  const { rooms, pending } = chat;
+  const list = () => chat.view.messages;
+
+  function message(f) {
+    const room = rooms.get(f.room);
+    if (!room) return; // a room we already left
+    const known = room.get(f.messageId);
+    if (known) {
+      // Our own message, already shown from its ack: take the server's sanitized sender name.
+      known.sender = f.sender;
+      list().setSender(known);
+      return;
+    }
+    const stick = list().nearBottom();
+    const i = room.add(f);
+    if (i < 0) return;
+    if (room.name === rooms.active) {
+      list().insert(room, i);
+      if (stick || pending.isMine(f.messageId)) list().toBottom();
+    } else {
+      room.unread += 1;
+      chat.renderRooms();
+    }
+  }
+
+  function ack(f) {
+    const p = pending.ack(f);
+    if (!p) return;
+    list().removePending(p);
+    const room = rooms.get(p.room);
+    const echoed = room?.get(f.messageId);
+    if (echoed) {
+      list().markMine(echoed); // the broadcast beat the ack
+      return;
+    }
+    // Usually the ack comes first: show the real message now, so it does not look stuck if the
+    // broadcast to us is slow or lost.
+    const i = room ? room.add({ messageId: f.messageId, sender: chat.name, text: p.text, ts: f.ts || p.ts }) : -1;
+    if (i >= 0 && room.name === rooms.active) {
+      list().insert(room, i);
+      list().toBottom();
+    }
+  }
+
+  function history(f) {
+    const room = rooms.get(f.room);
+    if (!room) return;
+    const shown = room.name === rooms.active;
+    const apply = () => room.receiveHistory(f, (_, i) => shown && list().insert(room, i));
+    if (!shown) {
+      apply();
+    } else if (room.olderInFlight) {
+      list().keepPlace(apply); // older messages go above the reader: keep their place
+    } else {
+      apply();
+      list().toBottom();
+    }
+    if (shown) {
+      list().updateEmpty(room);
+      chat.loadOlder();
+    }
+  }
+
+  function joined(f) {
+    const room = rooms.ensure(f.room);
+    room.joined = true;
+    chat.send(chat.protocol.history(room.name));
+    chat.flush(room.name);
+    chat.renderRooms();
+  }
+
+  function pong(f) {
+    chat.conn.pong();
+    if (f.region) chat.view.status("online", `Online as ${chat.name} · ${f.region}`);
+  }
+
+  function error(f) {
+    const friendly = describeError(f.code);
+    const p = pending.fail(f);
+    if (p) {
+      list().pendingFailed(p, friendly.replace(/\.$/, "").toLowerCase());
+      const room = f.code === "not_in_room" ? rooms.get(p.room) : null;
+      if (room) {
+        room.joined = false;
+        chat.renderRooms();
+      }
+    } else if (rooms.size) {
+      rooms.cancelOlder(); // a failed history or join request must not leave a spinner behind
+      chat.loadOlder();
+    }
+    chat.view.notice(friendly, f.message);
+  }
+
+  return { message, ack, history, joined, left: (f) => chat.forget(f.room), pong, error };
+}
