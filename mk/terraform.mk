@@ -1,10 +1,10 @@
-# Terraform (issue 3): `make plan|apply|destroy ENV=dev|prod REGION=eu-west-1`, `make validate`, `make lint`.
+# Terraform: `make plan|apply|destroy ENV=dev|prod REGION=eu-west-1`, `make validate`, `make lint`.
 #
 # One state per environment AND region: the workspace is ENV, the S3 key carries REGION and the
 # data dir (terraform/.terraform-ENV-REGION, where `dynamowave drill` looks too) keeps the backend
 # configuration and selected workspace of every ENV/REGION pair apart.
 #
-# Two regions (issue 4): apply the env's primary_region first, then its secondary_region. The
+# Two regions: apply the env's primary_region first, then its secondary_region. The
 # primary's apply creates the global table's replica that the secondary reads; `tf-order` refuses
 # to plan or apply the secondary while the primary's outputs (read from its data dir when it is
 # on this machine) do not list the replica, and the secondary's plan itself refuses without it.

@@ -6,7 +6,7 @@
 # failover, which is exactly what a per-region health check must probe (the failover name
 # cannot be checked: it answers with whichever region is active, and over WebSocket).
 #
-# DNS failover (domain_name set and two regions): the WebSocket API's custom domain (ACM
+# DNS failover (custom_domain set and two regions): the WebSocket API's custom domain (ACM
 # certificate in this region, TLS_1_2, API mapping: module.websocket_api) is the shared name;
 # module.dns_failover adds this region's health check and its failover alias record, PRIMARY in
 # the primary's apply and SECONDARY in the secondary's. The handlers keep posting to
@@ -15,38 +15,43 @@
 module "health_api" {
   source = "./modules/health_api"
 
-  name                  = "${local.name_prefix}-health"
-  function_name         = module.functions["health"].function_name
-  invoke_arn            = module.functions["health"].invoke_arn
-  throttling            = var.health_api_throttling
-  log_group_name        = "/aws/apigateway/${local.name_prefix}/health"
-  log_retention_in_days = var.log_retention_in_days
-  log_kms_key_arn       = module.logs_kms.arn
+  name = "${local.name_prefix}-health"
+  function = {
+    name       = module.functions["health"].function_name
+    invoke_arn = module.functions["health"].invoke_arn
+  }
+  logs = {
+    group_name        = "/aws/apigateway/${local.name_prefix}/health"
+    retention_in_days = var.log_retention_in_days
+    kms_key_arn       = module.logs_kms.arn
+  }
 }
 
 module "dns_failover" {
   source = "./modules/dns_failover"
   count  = local.dns_failover ? 1 : 0
 
-  name          = "${local.name_prefix}-${var.region}"
-  domain_name   = var.domain_name
-  zone_id       = var.hosted_zone_id
-  failover_role = local.failover_role
+  name = "${local.name_prefix}-${var.region}"
+  record = {
+    domain_name   = var.custom_domain.name
+    zone_id       = var.custom_domain.hosted_zone_id
+    failover_role = local.failover_role
+  }
   target = {
     target_name    = module.websocket_api.domain_target.target_name
     hosted_zone_id = module.websocket_api.domain_target.hosted_zone_id
   }
   health_check = {
-    fqdn = module.health_api.fqdn
-    path = module.health_api.path
+    fqdn              = module.health_api.fqdn
+    path              = module.health_api.path
+    request_interval  = var.health_check.request_interval
+    failure_threshold = var.health_check.failure_threshold
+    measure_latency   = var.health_check.measure_latency
+    regions           = var.health_check.regions
   }
-  request_interval  = var.health_check_request_interval
-  failure_threshold = var.health_check_failure_threshold
-  measure_latency   = var.health_check_measure_latency
-  checker_regions   = var.health_check_regions
-  alarm = var.health_check_alarm == null ? null : {
+  alarm = var.health_check.alarm == null ? null : {
     # coalesce: the key is never null, even in the branch Terraform does not select
-    name   = module.alarms.api_alarm_names[coalesce(var.health_check_alarm, "integration-errors")]
+    name   = module.alarms.api_alarm_names[coalesce(var.health_check.alarm, "integration-errors")]
     region = var.region
   }
 }

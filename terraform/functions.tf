@@ -1,65 +1,50 @@
-# The ten Lambda functions of functions/README.md: what each one runs with and may do.
-# Keys are the manifest's function names (dist/manifest.json); terraform_data.guard refuses a
-# plan where the two sets differ. Everything except the warmer is built by module.functions;
-# the warmer (with its EventBridge schedule) by module.warmer.
+# The Lambda functions of dist/manifest.json (functions/chat/routes.py is the one list): what each
+# one runs with and may do. Per-function settings are keyed by manifest function name;
+# terraform_data.guard refuses a plan where the manifest and these specs differ. Every function,
+# the warmer included, is built by module.functions; the warmer's schedule is module.warmer.
 
 locals {
-  # Route key => function (functions/README.md). All but $connect/$disconnect are two-way.
-  routes = {
-    "$connect"    = { function = "connect", two_way = false, operation = "Connect" }
-    "$disconnect" = { function = "disconnect", two_way = false, operation = "Disconnect" }
-    "$default"    = { function = "default", two_way = true, operation = "Default" }
-    "ping"        = { function = "ping", two_way = true, operation = "Ping" }
-    "sendMessage" = { function = "send_message", two_way = true, operation = "SendMessage" }
-    "joinRoom"    = { function = "rooms", two_way = true, operation = "JoinRoom" }
-    "leaveRoom"   = { function = "rooms", two_way = true, operation = "LeaveRoom" }
-    "history"     = { function = "rooms", two_way = true, operation = "History" }
-  }
+  # Route key => { function, operation, two_way } straight from the manifest: Terraform never
+  # lists the routes itself.
+  routes = try(local.manifest.routes, {})
+
+  # Deployed names and ARNs are derived from the manifest names, so the warmer (one instance of
+  # module.functions) can name its targets without referring to module.functions itself.
+  function_names = { for k in keys(local.manifest.functions) : k => "${local.name_prefix}-${replace(k, "_", "-")}" }
+  function_arns  = { for k, n in local.function_names : k => "arn:${local.partition}:lambda:${var.region}:${local.account_id}:function:${n}" }
+  # The warmer invokes any function but itself and the stream consumer (driven by its event
+  # source mapping, never on a latency-critical path).
+  warmable_functions = sort(setsubtract(keys(local.manifest.functions), ["warmer", "fanout"]))
 
   env_table = { TABLE_NAME = local.table_name }
   env_delivery = {
     DLQ_URL            = module.dlq.url
     WEBSOCKET_API_ID   = module.websocket_api.api_id
     WEBSOCKET_STAGE    = local.stage_name
-    FANOUT_CONCURRENCY = tostring(var.fanout_concurrency)
-    DELIVERY_BUDGET_MS = tostring(var.delivery_budget_ms)
+    FANOUT_CONCURRENCY = tostring(var.app_settings.fanout_concurrency)
+    DELIVERY_BUDGET_MS = tostring(var.app_settings.delivery_budget_ms)
   }
 
   # --- policy statement builders (resources scoped to exact ARNs) ---
-  table_key_decrypt = {
-    sid       = "TableKeyThroughDynamoDB"
-    actions   = ["kms:Decrypt"]
-    resources = [local.table_kms_arn]
-    conditions = [{
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.${var.region}.amazonaws.com"]
-    }]
-  }
+  # A key may be used only through its service in this region.
+  via = { for s in ["dynamodb", "sqs", "ssm"] : s => [{
+    test     = "StringEquals"
+    variable = "kms:ViaService"
+    values   = ["${s}.${var.region}.amazonaws.com"]
+  }] }
   manage_connections = {
     sid        = "PostToOwnRegionConnections"
     actions    = ["execute-api:ManageConnections"]
     resources  = ["${module.websocket_api.connections_arn_prefix}/POST/@connections/*"]
     conditions = []
   }
-  dlq_send = [
-    {
-      sid        = "SendToDeliveryDlq"
-      actions    = ["sqs:SendMessage"]
-      resources  = [module.dlq.arn]
-      conditions = []
-    },
-    {
-      sid       = "DlqKeyThroughSqs"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [module.dlq.kms_key_arn]
-      conditions = [{
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["sqs.${var.region}.amazonaws.com"]
-      }]
-    },
-  ]
+  # Producers of a KMS-encrypted queue: SendMessage on it, its key through SQS.
+  queue_send = {
+    for name, q in { DeliveryDlq = module.dlq, StreamFailureQueue = module.fanout_failures } : name => [
+      { sid = "SendTo${name}", actions = ["sqs:SendMessage"], resources = [q.arn], conditions = [] },
+      { sid = "${name}KeyThroughSqs", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [q.kms_key_arn], conditions = local.via.sqs },
+    ]
+  }
   table_actions = {
     connect      = ["PutItem"]
     disconnect   = ["GetItem", "DeleteItem"]
@@ -76,7 +61,7 @@ locals {
         resources  = concat([local.table_arn], local.table_index_arns)
         conditions = []
       },
-      local.table_key_decrypt,
+      { sid = "TableKeyThroughDynamoDB", actions = ["kms:Decrypt"], resources = [local.table_kms_arn], conditions = local.via.dynamodb },
     ]
   }
 
@@ -86,7 +71,8 @@ locals {
       memory_size          = 256
       timeout              = 10
       reserved_concurrency = 20
-      environment          = merge(local.env_table, { CONNECTION_TTL_SECONDS = tostring(var.connection_ttl_seconds) })
+      warm_instances       = 2
+      environment          = merge(local.env_table, { CONNECTION_TTL_SECONDS = tostring(var.app_settings.connection_ttl_seconds) })
       policy_statements    = local.table_statements.connect
     }
     disconnect = {
@@ -94,6 +80,7 @@ locals {
       memory_size          = 256
       timeout              = 10
       reserved_concurrency = 10
+      warm_instances       = 0
       environment          = local.env_table
       policy_statements    = local.table_statements.disconnect
     }
@@ -102,6 +89,7 @@ locals {
       memory_size          = 128
       timeout              = 5
       reserved_concurrency = 5
+      warm_instances       = 0
       environment          = {}
       policy_statements    = []
     }
@@ -110,7 +98,8 @@ locals {
       memory_size          = 128
       timeout              = 5
       reserved_concurrency = 10
-      environment          = { APP_VERSION = var.app_version }
+      warm_instances       = 1
+      environment          = { APP_VERSION = var.app_settings.app_version }
       policy_statements    = []
     }
     send_message = {
@@ -118,15 +107,17 @@ locals {
       memory_size          = 512
       timeout              = 15
       reserved_concurrency = 50
+      warm_instances       = 2
       environment          = merge(local.env_table, local.env_delivery)
-      policy_statements    = concat(local.table_statements.send_message, [local.manage_connections], local.dlq_send)
+      policy_statements    = concat(local.table_statements.send_message, [local.manage_connections], local.queue_send.DeliveryDlq)
     }
     rooms = {
       description          = "joinRoom / leaveRoom / history"
       memory_size          = 256
       timeout              = 10
       reserved_concurrency = 20
-      environment          = merge(local.env_table, { CONNECTION_TTL_SECONDS = tostring(var.connection_ttl_seconds) })
+      warm_instances       = 1
+      environment          = merge(local.env_table, { CONNECTION_TTL_SECONDS = tostring(var.app_settings.connection_ttl_seconds) })
       policy_statements    = local.table_statements.rooms
     }
     authorizer = {
@@ -134,6 +125,7 @@ locals {
       memory_size          = 128
       timeout              = 5
       reserved_concurrency = 20
+      warm_instances       = 2
       environment = {
         AUTH_SECRET_PARAMETER = aws_ssm_parameter.auth_secret.name
         AUTH_ISSUER           = var.auth_issuer
@@ -145,16 +137,7 @@ locals {
           resources  = [aws_ssm_parameter.auth_secret.arn]
           conditions = []
         },
-        {
-          sid       = "SecretKeyThroughSsm"
-          actions   = ["kms:Decrypt"]
-          resources = [module.auth_kms.arn]
-          conditions = [{
-            test     = "StringEquals"
-            variable = "kms:ViaService"
-            values   = ["ssm.${var.region}.amazonaws.com"]
-          }]
-        },
+        { sid = "SecretKeyThroughSsm", actions = ["kms:Decrypt"], resources = [module.auth_kms.arn], conditions = local.via.ssm },
       ]
     }
     fanout = {
@@ -162,6 +145,7 @@ locals {
       memory_size          = 512
       timeout              = 60
       reserved_concurrency = 10
+      warm_instances       = 0
       environment          = merge(local.env_table, local.env_delivery)
       policy_statements = concat(
         local.table_statements.fanout,
@@ -180,25 +164,10 @@ locals {
             conditions = []
           },
           local.manage_connections,
-          {
-            # The mapping's on-failure destination is sent with the function's role too.
-            sid        = "SendToStreamFailureQueue"
-            actions    = ["sqs:SendMessage"]
-            resources  = [module.fanout_failures.arn]
-            conditions = []
-          },
-          {
-            sid       = "StreamFailureQueueKeyThroughSqs"
-            actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-            resources = [module.fanout_failures.kms_key_arn]
-            conditions = [{
-              test     = "StringEquals"
-              variable = "kms:ViaService"
-              values   = ["sqs.${var.region}.amazonaws.com"]
-            }]
-          },
         ],
-        local.dlq_send,
+        # The mapping's on-failure destination is sent with the function's role too.
+        local.queue_send.StreamFailureQueue,
+        local.queue_send.DeliveryDlq,
       )
     }
     health = {
@@ -206,16 +175,25 @@ locals {
       memory_size          = 128
       timeout              = 5
       reserved_concurrency = 2
-      environment          = merge(local.env_table, { APP_VERSION = var.app_version })
+      warm_instances       = 0
+      environment          = merge(local.env_table, { APP_VERSION = var.app_settings.app_version })
       policy_statements    = local.table_statements.health
     }
     warmer = {
-      description          = "Keeps the critical functions warm (module.warmer)"
+      description          = "Keeps the critical DynamoWave functions warm (best effort; schedule: module.warmer)"
       memory_size          = 256
       timeout              = 30
       reserved_concurrency = 1
-      environment          = {}
-      policy_statements    = []
+      warm_instances       = 0
+      # The warmer reads WARM_TARGETS = {"<deployed function name>": N}.
+      environment = { WARM_TARGETS = jsonencode({ for k, n in local.warm_targets : local.function_names[k] => n }) }
+      # Exactly the target functions, nothing else.
+      policy_statements = [{
+        sid        = "InvokeWarmTargets"
+        actions    = ["lambda:InvokeFunction"]
+        resources  = sort([for k in keys(local.warm_targets) : local.function_arns[k]])
+        conditions = []
+      }]
     }
   }
 
@@ -225,6 +203,9 @@ locals {
       memory_size          = coalesce(try(var.functions[k].memory_size, null), s.memory_size)
       timeout              = coalesce(try(var.functions[k].timeout, null), s.timeout)
       reserved_concurrency = coalesce(try(var.functions[k].reserved_concurrency, null), s.reserved_concurrency)
+      warm_instances       = coalesce(try(var.functions[k].warm_instances, null), s.warm_instances)
     })
   }
+  # Function => N concurrent warm-up invocations per warmer run (the warmer's WARM_TARGETS).
+  warm_targets = { for k, s in local.function_specs : k => s.warm_instances if s.warm_instances > 0 }
 }

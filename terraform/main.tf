@@ -13,9 +13,9 @@ locals {
   two_regions   = var.secondary_region != null
   # The primary's apply adds the replica in the secondary region.
   has_replica = local.is_primary && local.two_regions
-  # Custom domain: on when domain_name is set. With two regions its name is the failover name
+  # Custom domain: on when custom_domain is set. With two regions its name is the failover name
   # (PRIMARY/SECONDARY records, module.dns_failover); with one region a plain alias record.
-  custom_domain = var.domain_name != ""
+  custom_domain = var.custom_domain != null
   dns_failover  = local.custom_domain && local.two_regions
 
   tags = merge(var.tags, {
@@ -60,20 +60,8 @@ resource "terraform_data" "guard" {
       error_message = "Workspace \"${terraform.workspace}\" does not match environment \"${var.environment}\": run through make (it selects the workspace ENV)."
     }
     precondition {
-      condition     = var.region == var.primary_region || var.region == var.secondary_region
-      error_message = "region ${var.region} is neither primary_region nor secondary_region of env/${var.environment}.tfvars."
-    }
-    precondition {
       condition     = local.is_primary == (var.region == var.primary_region)
       error_message = "failover_role PRIMARY must be used in primary_region and SECONDARY in secondary_region."
-    }
-    precondition {
-      condition     = var.secondary_region == null || var.secondary_region != var.primary_region
-      error_message = "secondary_region must differ from primary_region."
-    }
-    precondition {
-      condition     = (var.domain_name == "") == (var.hosted_zone_id == "")
-      error_message = "Set both domain_name and hosted_zone_id (DNS failover), or neither (execute-api URLs only)."
     }
     precondition {
       condition     = var.environment != "prod" || (var.auth_enabled && var.deletion_protection)
@@ -84,12 +72,16 @@ resource "terraform_data" "guard" {
       error_message = "dist/manifest.json functions (${join(", ", sort(keys(local.manifest.functions)))}) differ from the Terraform functions (${join(", ", sort(keys(local.function_specs)))})."
     }
     precondition {
+      condition     = length(local.routes) > 0 && alltrue([for r in values(local.routes) : contains(keys(local.manifest.functions), r.function)])
+      error_message = "dist/manifest.json must list the WebSocket routes, each served by one of its functions: rebuild it (make build)."
+    }
+    precondition {
       condition     = local.manifest.architecture == "arm64" && startswith(local.manifest.runtime, "python3.")
       error_message = "The manifest must describe arm64 Python packages."
     }
     precondition {
-      condition     = alltrue([for k, n in var.warm_targets : n <= local.function_specs[k].reserved_concurrency])
-      error_message = "Each warm target's N must not exceed that function's reserved concurrency."
+      condition     = alltrue([for k, n in local.warm_targets : contains(local.warmable_functions, k) && n <= coalesce(local.function_specs[k].reserved_concurrency, n)])
+      error_message = "Only ${join(", ", local.warmable_functions)} can be warmed, and a function's warm_instances must not exceed its reserved concurrency (when it has one)."
     }
   }
 }
@@ -137,22 +129,34 @@ module "logs_kms" {
 
 module "functions" {
   source   = "./modules/function"
-  for_each = { for k, s in local.function_specs : k => s if k != "warmer" }
+  for_each = local.function_specs
 
-  name                           = "${local.name_prefix}-${replace(each.key, "_", "-")}"
-  description                    = each.value.description
-  package                        = local.packages[each.key]
-  runtime                        = local.manifest.runtime
-  architecture                   = local.manifest.architecture
-  memory_size                    = each.value.memory_size
-  timeout                        = each.value.timeout
-  reserved_concurrent_executions = each.value.reserved_concurrency
-  environment                    = each.value.environment
-  policy_statements              = each.value.policy_statements
-  log_level                      = var.log_level
-  log_retention_in_days          = var.log_retention_in_days
-  log_kms_key_arn                = module.logs_kms.arn
-  tracing_mode                   = var.tracing_mode
+  name    = local.function_names[each.key]
+  package = local.packages[each.key]
+  spec    = each.value
+  platform = {
+    runtime               = local.manifest.runtime
+    architecture          = local.manifest.architecture
+    log_level             = var.log_level
+    tracing_mode          = var.tracing_mode
+    log_retention_in_days = var.log_retention_in_days
+    log_kms_key_arn       = module.logs_kms.arn
+  }
+}
+
+# The warmer used to be a module of its own around modules/function.
+moved {
+  from = module.warmer.module.function
+  to   = module.functions["warmer"]
+}
+
+module "warmer" {
+  source = "./modules/schedule"
+
+  name                = local.function_names["warmer"]
+  function            = { name = module.functions["warmer"].function_name, arn = module.functions["warmer"].arn }
+  schedule_expression = var.warmer.schedule
+  enabled             = var.warmer.enabled
 }
 
 module "websocket_api" {
@@ -173,14 +177,18 @@ module "websocket_api" {
     invoke_arn       = module.functions["authorizer"].invoke_arn
     identity_sources = ["route.request.querystring.token"]
   } : null
-  default_throttling      = var.default_throttling
-  route_throttling        = { sendMessage = var.send_message_throttling }
-  execution_logging_level = var.execution_logging_level
-  log_retention_in_days   = var.log_retention_in_days
-  log_kms_key_arn         = module.logs_kms.arn
+  throttling = {
+    default = var.default_throttling
+    routes  = var.route_throttling
+  }
+  logs = {
+    execution_logging_level = var.execution_logging_level
+    retention_in_days       = var.log_retention_in_days
+    kms_key_arn             = module.logs_kms.arn
+  }
   custom_domain = local.custom_domain ? {
-    domain_name = var.domain_name
-    zone_id     = var.hosted_zone_id
+    domain_name = var.custom_domain.name
+    zone_id     = var.custom_domain.hosted_zone_id
     # With two regions the failover records own the name (module.dns_failover).
     create_alias_record = !local.dns_failover
   } : null
@@ -188,39 +196,16 @@ module "websocket_api" {
   depends_on = [aws_api_gateway_account.this]
 }
 
-module "warmer" {
-  source = "./modules/warmer"
-
-  name                           = "${local.name_prefix}-warmer"
-  package                        = local.packages["warmer"]
-  runtime                        = local.manifest.runtime
-  architecture                   = local.manifest.architecture
-  memory_size                    = local.function_specs["warmer"].memory_size
-  timeout                        = local.function_specs["warmer"].timeout
-  reserved_concurrent_executions = local.function_specs["warmer"].reserved_concurrency
-  schedule_expression            = var.warmer_schedule
-  enabled                        = var.warmer_enabled
-  log_level                      = var.log_level
-  log_retention_in_days          = var.log_retention_in_days
-  log_kms_key_arn                = module.logs_kms.arn
-  tracing_mode                   = var.tracing_mode
-  targets = {
-    for k, n in var.warm_targets : k => {
-      function_name = module.functions[k].function_name
-      arn           = module.functions[k].arn
-      concurrency   = n
-    }
-  }
-}
-
 module "alarms" {
   source = "./modules/alarms"
 
-  name_prefix    = local.name_prefix
-  function_names = concat([for f in module.functions : f.function_name], [module.warmer.function_name])
-  api_id         = module.websocket_api.api_id
-  stage_name     = module.websocket_api.stage_name
-  table_name     = local.table_name
-  dlq_name       = module.dlq.name
-  alarm_emails   = var.alarm_emails
+  name_prefix = local.name_prefix
+  watch = {
+    function_names = [for f in module.functions : f.function_name]
+    api_id         = module.websocket_api.api_id
+    stage_name     = module.websocket_api.stage_name
+    table_name     = local.table_name
+    dlq_name       = module.dlq.name
+  }
+  alarm_emails = var.alarm_emails
 }

@@ -70,13 +70,10 @@ output "dlq_arn" {
 
 output "function_names" {
   description = "Manifest function name => deployed Lambda function name."
-  value = merge(
-    { for k, f in module.functions : k => f.function_name },
-    { warmer = module.warmer.function_name },
-  )
+  value       = { for k, f in module.functions : k => f.function_name }
 
   precondition {
-    condition     = length(setsymmetricdifference(keys(local.manifest.functions), concat(keys(module.functions), ["warmer"]))) == 0
+    condition     = length(setsymmetricdifference(keys(local.manifest.functions), keys(module.functions))) == 0
     error_message = "Every function in dist/manifest.json needs a Terraform function and vice versa."
   }
 }
@@ -96,7 +93,7 @@ output "auth_secret_parameter" {
   value       = aws_ssm_parameter.auth_secret.name
 }
 
-# --- two regions, health and DNS failover (issue 4; `dynamowave drill` reads these) ---
+# --- two regions, health and DNS failover (`dynamowave drill` reads these) ---
 
 output "primary_region" {
   description = "Region whose apply owns the global table."
@@ -120,17 +117,17 @@ output "health_check_id" {
 
 output "failover_domain_name" {
   description = "The shared failover name both regions serve (null without DNS failover)."
-  value       = local.dns_failover ? var.domain_name : null
+  value       = local.dns_failover ? var.custom_domain.name : null
 }
 
 output "hosted_zone_id" {
   description = "Route 53 hosted zone holding the PRIMARY/SECONDARY failover records (null without DNS failover)."
-  value       = local.dns_failover ? var.hosted_zone_id : null
+  value       = local.dns_failover ? var.custom_domain.hosted_zone_id : null
 }
 
 output "failover_websocket_url" {
   description = "URL clients use with DNS failover, wss://<failover_domain_name>/<stage> (null without DNS failover)."
-  value       = local.dns_failover ? "wss://${var.domain_name}/${local.stage_name}" : null
+  value       = local.dns_failover ? "wss://${var.custom_domain.name}/${local.stage_name}" : null
 }
 
 output "fanout_failure_queue_url" {

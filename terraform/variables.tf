@@ -1,10 +1,31 @@
 variable "region" {
-  description = "AWS region this apply deploys (one region per state)."
+  description = "AWS region this apply deploys (one region per state): primary_region or secondary_region."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
-    error_message = "region must look like eu-west-1."
+    condition     = contains(compact([var.primary_region, var.secondary_region]), var.region)
+    error_message = "region ${var.region} is neither primary_region nor secondary_region of this environment."
+  }
+}
+
+variable "primary_region" {
+  description = "Region whose apply owns the table (and, with two regions, the global table and its replica)."
+  type        = string
+
+  validation {
+    condition     = can(regex(local.region_pattern, var.primary_region))
+    error_message = "primary_region must look like eu-west-1."
+  }
+}
+
+variable "secondary_region" {
+  description = "Failover region (null while the stack runs in one region). The primary's apply creates the table's replica there; apply the primary first."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.secondary_region == null || can(regex(local.region_pattern, var.secondary_region)) && var.secondary_region != var.primary_region
+    error_message = "secondary_region must be null or a region like eu-central-1 that differs from primary_region."
   }
 }
 
@@ -35,26 +56,7 @@ variable "allowed_account_ids" {
   default     = null
 }
 
-variable "primary_region" {
-  description = "Region whose apply owns the table (and, with two regions, the global table and its replica)."
-  type        = string
 
-  validation {
-    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.primary_region))
-    error_message = "primary_region must look like eu-west-1."
-  }
-}
-
-variable "secondary_region" {
-  description = "Failover region (null while the stack runs in one region). The primary's apply creates the table's replica there; apply the primary first."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.secondary_region == null || can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", coalesce(var.secondary_region, "x")))
-    error_message = "secondary_region must look like eu-central-1 (or null)."
-  }
-}
 
 variable "failover_role" {
   description = "PRIMARY or SECONDARY; null derives it from region == primary_region."
@@ -79,11 +81,6 @@ variable "stage_name" {
   default     = null
 }
 
-variable "app_version" {
-  description = "Version reported by /health and ping (APP_VERSION)."
-  type        = string
-  default     = "0.1.0"
-}
 
 variable "log_level" {
   description = "Log level of every function."
@@ -96,11 +93,6 @@ variable "log_level" {
   }
 }
 
-variable "log_retention_in_days" {
-  description = "Retention of every log group (functions and API access logs)."
-  type        = number
-  default     = 30
-}
 
 variable "tracing_mode" {
   description = "X-Ray tracing mode of the functions."
@@ -113,8 +105,20 @@ variable "tracing_mode" {
   }
 }
 
+
+variable "log_retention_in_days" {
+  description = "Retention of every log group (functions, API access and execution logs)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains(local.log_retention_days, var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of the values CloudWatch Logs accepts: ${join(", ", local.log_retention_days)}."
+  }
+}
+
 variable "kms_deletion_window_in_days" {
-  description = "Waiting period before a scheduled KMS key deletion (7-30)."
+  description = "Waiting period before a scheduled KMS key deletion (7-30; checked by modules/kms_key)."
   type        = number
   default     = 30
 }
@@ -137,60 +141,35 @@ variable "table_autoscaling" {
   default = {}
 }
 
+
 variable "functions" {
-  description = "Per-function overrides of memory (MB), timeout (s) and reserved concurrency, keyed by manifest function name."
+  description = "Per-function overrides of memory (MB), timeout (s), reserved concurrency and warm_instances (concurrent warm-up invocations per warmer run, 0-50; 0 = not warmed), keyed by manifest function name (dist/manifest.json)."
   type = map(object({
     memory_size          = optional(number)
     timeout              = optional(number)
     reserved_concurrency = optional(number)
+    warm_instances       = optional(number)
   }))
   default = {}
 
   validation {
-    condition = alltrue([for k in keys(var.functions) : contains([
-      "connect", "disconnect", "default", "ping", "send_message", "rooms", "authorizer", "fanout", "health", "warmer"
-    ], k)])
-    error_message = "functions keys must be manifest function names (connect, disconnect, default, ping, send_message, rooms, authorizer, fanout, health, warmer)."
+    condition     = length(setsubtract(keys(var.functions), keys(local.manifest.functions))) == 0
+    error_message = "functions keys must be manifest function names: ${join(", ", sort(keys(local.manifest.functions)))}."
   }
 
   validation {
     condition     = alltrue([for f in values(var.functions) : f.reserved_concurrency == null || try(f.reserved_concurrency >= 1, false)])
     error_message = "reserved_concurrency must be at least 1 (0 disables a function)."
   }
-}
-
-variable "connection_ttl_seconds" {
-  description = "Connection and membership TTL (CONNECTION_TTL_SECONDS; 2 h maximum connection + slack)."
-  type        = number
-  default     = 7500
 
   validation {
-    condition     = var.connection_ttl_seconds >= 7200 && var.connection_ttl_seconds <= 86400
-    error_message = "connection_ttl_seconds must be between 7200 (the 2-hour connection limit) and 86400."
+    condition     = alltrue([for k, f in var.functions : f.warm_instances == null || try(f.warm_instances == 0 || contains(local.warmable_functions, k) && f.warm_instances <= 50 && floor(f.warm_instances) == f.warm_instances, false)])
+    error_message = "warm_instances must be 0-50, and above 0 only for functions the warmer can invoke: ${join(", ", local.warmable_functions)}."
   }
 }
 
-variable "fanout_concurrency" {
-  description = "Parallel @connections posts per delivery (FANOUT_CONCURRENCY)."
-  type        = number
-  default     = 16
 
-  validation {
-    condition     = var.fanout_concurrency >= 1 && var.fanout_concurrency <= 64
-    error_message = "fanout_concurrency must be between 1 and 64."
-  }
-}
 
-variable "delivery_budget_ms" {
-  description = "Retry time budget per delivery in ms (DELIVERY_BUDGET_MS)."
-  type        = number
-  default     = 5000
-
-  validation {
-    condition     = var.delivery_budget_ms >= 100 && var.delivery_budget_ms <= 25000
-    error_message = "delivery_budget_ms must be between 100 and 25000 (below the 29 s integration timeout)."
-  }
-}
 
 variable "auth_enabled" {
   description = "Attach the REQUEST authorizer to $connect (required in prod)."
@@ -227,15 +206,20 @@ variable "default_throttling" {
   }
 }
 
-variable "send_message_throttling" {
-  description = "Tighter throttling for the sendMessage route."
-  type = object({
+
+variable "route_throttling" {
+  description = "Tighter throttling per WebSocket route key (keys from the manifest's routes), e.g. sendMessage."
+  type = map(object({
     burst_limit = number
     rate_limit  = number
-  })
+  }))
   default = {
-    burst_limit = 200
-    rate_limit  = 400
+    sendMessage = { burst_limit = 200, rate_limit = 400 }
+  }
+
+  validation {
+    condition     = length(setsubtract(keys(var.route_throttling), keys(local.manifest.routes))) == 0
+    error_message = "route_throttling keys must be manifest route keys: ${join(", ", sort(keys(local.manifest.routes)))}."
   }
 }
 
@@ -256,116 +240,85 @@ variable "manage_apigateway_account" {
   default     = false
 }
 
-variable "warm_targets" {
-  description = "Functions the warmer keeps warm => N concurrent invocations per run (N <= the target's reserved concurrency)."
-  type        = map(number)
-  default = {
-    connect      = 2
-    authorizer   = 2
-    send_message = 2
-    rooms        = 1
-    ping         = 1
-  }
 
-  validation {
-    condition     = alltrue([for k, n in var.warm_targets : contains(["connect", "disconnect", "default", "ping", "send_message", "rooms", "authorizer", "health"], k) && n >= 1 && n <= 50])
-    error_message = "warm_targets keys must be API-facing function names (not fanout or warmer) and N between 1 and 50."
-  }
-}
 
-variable "warmer_schedule" {
-  description = "EventBridge schedule of the warmer."
-  type        = string
-  default     = "rate(5 minutes)"
-}
 
-variable "warmer_enabled" {
-  description = "Whether the warmer schedule is enabled."
-  type        = bool
-  default     = true
-}
 
-variable "domain_name" {
-  description = "Custom domain clients connect to, e.g. chat.example.com (\"\" = none: clients use the execute-api URLs and DNS failover is off). With secondary_region set it is the failover name served by both regions."
-  type        = string
-  default     = ""
 
-  validation {
-    condition     = var.domain_name == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain_name))
-    error_message = "domain_name must be empty or a lowercase DNS name such as chat.example.com."
-  }
-}
 
-variable "hosted_zone_id" {
-  description = "Route 53 public hosted zone of domain_name (ACM validation records and the failover records); \"\" when domain_name is empty."
-  type        = string
-  default     = ""
 
-  validation {
-    condition     = var.hosted_zone_id == "" || can(regex("^Z[A-Z0-9]{1,31}$", var.hosted_zone_id))
-    error_message = "hosted_zone_id must be empty or a Route 53 hosted zone id (Z...)."
-  }
-}
 
-variable "health_check_request_interval" {
-  description = "Route 53 health check interval in seconds: 30 (standard) or 10 (fast, extra cost). Detection takes about interval x failure_threshold."
-  type        = number
-  default     = 30
 
-  validation {
-    condition     = contains([10, 30], var.health_check_request_interval)
-    error_message = "health_check_request_interval must be 10 or 30."
-  }
-}
 
-variable "health_check_failure_threshold" {
-  description = "Consecutive failed (or successful) health checks before Route 53 changes a region's status (1-10)."
-  type        = number
-  default     = 3
-
-  validation {
-    condition     = var.health_check_failure_threshold >= 1 && var.health_check_failure_threshold <= 10 && floor(var.health_check_failure_threshold) == var.health_check_failure_threshold
-    error_message = "health_check_failure_threshold must be a whole number between 1 and 10."
-  }
-}
-
-variable "health_check_measure_latency" {
-  description = "Publish the health check's latency metrics (cannot be changed after creation)."
-  type        = bool
-  default     = false
-}
-
-variable "health_check_regions" {
-  description = "Route 53 checker regions (null: Route 53's default set; at least 3 when set)."
-  type        = list(string)
-  default     = null
-}
-
-variable "health_check_alarm" {
-  description = "Key of this region's WebSocket API alarm (integration-errors or execution-errors) to combine with the HTTPS /health check (CALCULATED: both must be healthy); null = HTTPS check only."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.health_check_alarm == null || contains(["integration-errors", "execution-errors"], coalesce(var.health_check_alarm, "integration-errors"))
-    error_message = "health_check_alarm must be null, integration-errors or execution-errors."
-  }
-}
-
-variable "health_api_throttling" {
-  description = "Throttling of the /health HTTP API stage (both non-zero)."
+variable "warmer" {
+  description = "The warmer's EventBridge schedule (rate(N unit) or cron(...)) and whether it is enabled. Which functions it keeps warm, and how many instances of each, is the per-function warm_instances (functions.tf, var.functions)."
   type = object({
-    burst_limit = number
-    rate_limit  = number
+    schedule = optional(string, "rate(5 minutes)")
+    enabled  = optional(bool, true)
   })
-  default = {
-    burst_limit = 20
-    rate_limit  = 10
+  default = {}
+}
+
+variable "custom_domain" {
+  description = "Custom domain clients connect to (null = none: clients use the execute-api URLs and DNS failover is off): the name, e.g. chat.example.com, and the Route 53 public hosted zone holding it (ACM validation and failover records). With secondary_region set it is the failover name served by both regions."
+  type = object({
+    name           = string
+    hosted_zone_id = string
+  })
+  default = null
+
+  validation {
+    condition     = var.custom_domain == null || can(regex(local.dns_name_pattern, var.custom_domain.name)) && can(regex(local.zone_id_pattern, var.custom_domain.hosted_zone_id))
+    error_message = "custom_domain.name must be a lowercase DNS name such as chat.example.com and custom_domain.hosted_zone_id a Route 53 hosted zone id (Z...)."
+  }
+}
+
+variable "health_check" {
+  description = "Route 53 health check of this region's /health (with DNS failover): interval 30 (standard) or 10 s (fast, extra cost) x failure_threshold (1-10) = detection time; latency metrics (fixed at creation); checker regions (null: Route 53's default set; at least 3 when set); alarm = key of an API alarm (integration-errors or execution-errors) combined through a CALCULATED check (null: HTTPS check only)."
+  type = object({
+    request_interval  = optional(number, 30)
+    failure_threshold = optional(number, 3)
+    measure_latency   = optional(bool, false)
+    regions           = optional(list(string))
+    alarm             = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = contains([10, 30], var.health_check.request_interval) && contains(range(1, 11), var.health_check.failure_threshold)
+    error_message = "health_check.request_interval must be 10 or 30 and failure_threshold a whole number between 1 and 10."
+  }
+
+  validation {
+    condition     = var.health_check.regions == null || length(coalesce(var.health_check.regions, [])) >= 3
+    error_message = "health_check.regions must be null or list at least 3 Route 53 checker regions."
+  }
+
+  validation {
+    condition     = contains(["integration-errors", "execution-errors", "none"], coalesce(var.health_check.alarm, "none"))
+    error_message = "health_check.alarm must be null, integration-errors or execution-errors."
+  }
+}
+
+
+variable "app_settings" {
+  description = "What the handlers read from their environment: APP_VERSION (reported by /health and ping), CONNECTION_TTL_SECONDS (connection and membership TTL: the 2 h maximum connection + slack), FANOUT_CONCURRENCY (parallel @connections posts per delivery) and DELIVERY_BUDGET_MS (retry time budget per delivery, below the 29 s integration timeout). Ranges: local.ranges."
+  type = object({
+    app_version            = optional(string, "0.1.0")
+    connection_ttl_seconds = optional(number, 7500)
+    fanout_concurrency     = optional(number, 16)
+    delivery_budget_ms     = optional(number, 5000)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, r in local.ranges.app_settings : var.app_settings[k] >= r[0] && var.app_settings[k] <= r[1]])
+    error_message = "app_settings out of range: ${join(", ", [for k, r in local.ranges.app_settings : "${k} ${r[0]}-${r[1]}"])}."
   }
 }
 
 variable "fanout_stream" {
-  description = "Event source mapping of the fan-out function on this region's table stream: batch size, batching window (s), parallelization, and bounded retries / record age (a chat message older than that is no longer delivered live; history still has it)."
+  description = "Event source mapping of the fan-out function on this region's table stream: batch size, batching window (s), parallelization, and bounded retries / record age (a chat message older than that is no longer delivered live; history still has it). Ranges: local.ranges; retries and record age are never -1 (infinite)."
   type = object({
     batch_size                    = optional(number, 100)
     batching_window_seconds       = optional(number, 0)
@@ -376,23 +329,8 @@ variable "fanout_stream" {
   default = {}
 
   validation {
-    condition     = var.fanout_stream.batch_size >= 1 && var.fanout_stream.batch_size <= 1000 && var.fanout_stream.batching_window_seconds >= 0 && var.fanout_stream.batching_window_seconds <= 300
-    error_message = "fanout_stream.batch_size must be 1-1000 and batching_window_seconds 0-300."
-  }
-
-  validation {
-    condition     = var.fanout_stream.parallelization_factor >= 1 && var.fanout_stream.parallelization_factor <= 10
-    error_message = "fanout_stream.parallelization_factor must be 1-10."
-  }
-
-  validation {
-    condition     = var.fanout_stream.maximum_retry_attempts >= 0 && var.fanout_stream.maximum_retry_attempts <= 10
-    error_message = "fanout_stream.maximum_retry_attempts must be bounded: 0-10 (never -1, infinite)."
-  }
-
-  validation {
-    condition     = var.fanout_stream.maximum_record_age_in_seconds >= 60 && var.fanout_stream.maximum_record_age_in_seconds <= 86400
-    error_message = "fanout_stream.maximum_record_age_in_seconds must be bounded: 60-86400 (never -1, infinite)."
+    condition     = alltrue([for k, r in local.ranges.fanout_stream : var.fanout_stream[k] >= r[0] && var.fanout_stream[k] <= r[1]])
+    error_message = "fanout_stream out of range (retries and record age must be bounded): ${join(", ", [for k, r in local.ranges.fanout_stream : "${k} ${r[0]}-${r[1]}"])}."
   }
 }
 

@@ -4,14 +4,16 @@ environment      = "dev"
 primary_region   = "eu-west-1"
 secondary_region = "eu-central-1"
 
-# Custom domain + DNS failover. Empty = none: each region is reached on its own execute-api URL
-# (outputs websocket_url / health_url) and nothing is created in Route 53. Set both to serve
+# Custom domain + DNS failover. null = none: each region is reached on its own execute-api URL
+# (outputs websocket_url / health_url) and nothing is created in Route 53. Set it to serve
 # wss://<domain_name>/dev from the PRIMARY region with failover to the SECONDARY.
-domain_name    = "" # e.g. "chat-dev.example.com"
-hosted_zone_id = "" # e.g. "Z0123456789ABCDEFGHIJ" (public zone of the domain)
+custom_domain = null
+# custom_domain = { name = "chat-dev.example.com", hosted_zone_id = "Z0123456789ABCDEFGHIJ" } # public zone of the name
 
-health_check_request_interval  = 30 # detection ~ 30 s x 3 = 90 s
-health_check_failure_threshold = 3
+health_check = {
+  request_interval  = 30 # detection ~ 30 s x 3 = 90 s
+  failure_threshold = 3
+}
 
 # Dev is open by default for quick manual testing; prod always requires a token.
 auth_enabled        = false
@@ -36,22 +38,16 @@ table_autoscaling = {
 
 # Small reserved concurrency in dev (sum 48): the account still needs >= 100 unreserved.
 functions = {
-  connect      = { reserved_concurrency = 5 }
+  connect      = { reserved_concurrency = 5, warm_instances = 1 }
   disconnect   = { reserved_concurrency = 5 }
   default      = { reserved_concurrency = 2 }
-  ping         = { reserved_concurrency = 3 }
-  send_message = { reserved_concurrency = 10 }
-  rooms        = { reserved_concurrency = 5 }
-  authorizer   = { reserved_concurrency = 5 }
+  ping         = { reserved_concurrency = 3, warm_instances = 0 }
+  send_message = { reserved_concurrency = 10, warm_instances = 1 }
+  rooms        = { reserved_concurrency = 5, warm_instances = 1 }
+  authorizer   = { reserved_concurrency = 5, warm_instances = 0 }
   fanout       = { reserved_concurrency = 5 }
   health       = { reserved_concurrency = 2 }
   warmer       = { reserved_concurrency = 1 }
-}
-
-warm_targets = {
-  connect      = 1
-  send_message = 1
-  rooms        = 1
 }
 
 default_throttling = {
@@ -59,7 +55,6 @@ default_throttling = {
   rate_limit  = 50
 }
 
-send_message_throttling = {
-  burst_limit = 50
-  rate_limit  = 20
+route_throttling = {
+  sendMessage = { burst_limit = 50, rate_limit = 20 }
 }

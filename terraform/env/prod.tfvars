@@ -5,14 +5,16 @@ primary_region   = "eu-west-1"
 secondary_region = "eu-central-1"
 
 # Custom domain + DNS failover: clients use wss://<domain_name>/prod, Route 53 answers with the
-# PRIMARY region while its /health check is healthy, else with the SECONDARY. Empty = no custom
+# PRIMARY region while its /health check is healthy, else with the SECONDARY. null = no custom
 # domain and no failover (clients use each region's execute-api URL).
-domain_name    = "" # e.g. "chat.example.com"
-hosted_zone_id = "" # e.g. "Z0123456789ABCDEFGHIJ" (public zone of the domain)
+custom_domain = null
+# custom_domain = { name = "chat.example.com", hosted_zone_id = "Z0123456789ABCDEFGHIJ" } # public zone of the name
 
-health_check_request_interval  = 10 # fast checks: detection ~ 10 s x 3 = 30 s (+ TTL)
-health_check_failure_threshold = 3
-# health_check_alarm           = "integration-errors" # also fail over on API integration errors
+health_check = {
+  request_interval  = 10 # fast checks: detection ~ 10 s x 3 = 30 s (+ TTL)
+  failure_threshold = 3
+  # alarm           = "integration-errors" # also fail over on API integration errors
+}
 
 auth_enabled        = true
 deletion_protection = true
@@ -34,14 +36,11 @@ table_autoscaling = {
 }
 
 # Module defaults apply (sum 148 reserved); raise per function after load tests.
-functions = {}
-
-warm_targets = {
-  connect      = 3
-  authorizer   = 3
-  send_message = 3
-  rooms        = 2
-  ping         = 1
+functions = {
+  connect      = { warm_instances = 3 }
+  authorizer   = { warm_instances = 3 }
+  send_message = { warm_instances = 3 }
+  rooms        = { warm_instances = 2 }
 }
 
 default_throttling = {
@@ -49,10 +48,8 @@ default_throttling = {
   rate_limit  = 1000
 }
 
-send_message_throttling = {
-  burst_limit = 500
-  rate_limit  = 300
+route_throttling = {
+  sendMessage = { burst_limit = 500, rate_limit = 300 }
 }
-
 
 # alarm_emails = ["oncall@example.com"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +12,12 @@ import pytest
 
 hcl2 = pytest.importorskip("hcl2")
 
+
 ROOT = Path(__file__).resolve().parents[2]
 TF = ROOT / "terraform"
 MODULES = TF / "modules"
 SHARED = ROOT.parent / "shared"
+MAKEFILE = ROOT / "mk" / "terraform.mk"
 
 
 class Module:
@@ -98,3 +102,81 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 PY = sys.executable
+
+
+# ---------------------------------------------------------------- expressions, parsed
+
+# A reference inside an HCL expression: var.x.y, local.x, module.m[...].out, data.t.n, a resource.
+_REF = re.compile(
+    r"\b(?:var|local|module|data|each|self|terraform|ephemeral|count|path|aws_[a-z0-9_]+|terraform_data)"
+    r"(?:\.[A-Za-z_][\w-]*|\[[^\]]*\])+"
+)
+
+
+def refs(value) -> set[str]:
+    """Every reference in an expression (or in a structure of expressions), index keys kept:
+    {'module.functions["fanout"].arn', 'var.region', ...}."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    text = text.replace('\\"', '"')
+    return {m.group(0) for m in _REF.finditer(text)}
+
+
+def ref_roots(value) -> set[str]:
+    """The references without index keys and attribute tails beyond two parts: {'var.region', 'module.functions'}."""
+    out = set()
+    for r in refs(value):
+        parts = re.sub(r"\[[^\]]*\]", "", r).split(".")
+        out.add(".".join(parts[:3] if parts[0] == "data" else parts[:2]))
+    return out
+
+
+def conditions(body: dict, kind: str = "precondition") -> list[dict]:
+    """The precondition/postcondition blocks of a resource or data body, unwrapped."""
+    if "lifecycle" not in body:
+        return []
+    return [{k: unwrap(v) for k, v in c.items()} for c in unwrap(body["lifecycle"]).get(kind, [])]
+
+
+def validations(variable: dict) -> list[dict]:
+    return [{k: unwrap(v) for k, v in c.items()} for c in variable.get("validation", [])]
+
+
+_OPTIONAL = re.compile(r"""'(\w+)': '\$\{optional\((?:number|string|bool),("(?:[^"\\]|\\.)*"|[^)]*)\)\}'""")
+
+
+def optional_defaults(type_expr: str) -> dict[str, object]:
+    """Scalar defaults of optional() attributes of an object type constraint."""
+    out: dict[str, object] = {}
+    for name, raw in _OPTIONAL.findall(type_expr):
+        raw = raw.strip()
+        if raw in ("True", "False"):
+            out[name] = raw == "True"
+        elif raw.startswith('"'):
+            out[name] = json.loads(raw)
+        else:
+            number = float(raw)
+            out[name] = int(number) if number.is_integer() else number
+    return out
+
+
+def settings(root: Module, env: str) -> dict:
+    """What a plan of ENV would use for plain variables: the variable default, overridden by env/ENV.tfvars.
+    Object variables with optional() attributes get their declared attribute defaults."""
+    values = tfvars(env)
+    out = {}
+    for name, body in root.variables.items():
+        default = attr(body, "default")
+        value = values.get(name, default)
+        typ = attr(body, "type", "")
+        if isinstance(value, dict) and isinstance(typ, str) and typ.startswith("${object("):
+            value = {**optional_defaults(typ), **value}
+        out[name] = value
+    return out
+
+
+def manifest_routes() -> dict:
+    """The route contract as build.py writes it (functions/chat/routes.py, imported)."""
+    sys.path.insert(0, str(ROOT / "functions"))
+    from chat import routes
+
+    return routes.manifest_routes()

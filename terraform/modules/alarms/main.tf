@@ -8,9 +8,9 @@ locals {
   actions    = [aws_sns_topic.this.arn]
 
   function_alarms = merge([
-    for fn in var.function_names : {
-      "${fn}-errors"    = { function_name = fn, metric = "Errors", threshold = var.lambda_errors_threshold }
-      "${fn}-throttles" = { function_name = fn, metric = "Throttles", threshold = var.lambda_throttles_threshold }
+    for fn in var.watch.function_names : {
+      "${fn}-errors"    = { function_name = fn, metric = "Errors", threshold = var.thresholds.lambda_errors }
+      "${fn}-throttles" = { function_name = fn, metric = "Throttles", threshold = var.thresholds.lambda_throttles }
     }
   ]...)
 
@@ -106,8 +106,8 @@ resource "aws_cloudwatch_metric_alarm" "lambda" {
   metric_name         = each.value.metric
   dimensions          = { FunctionName = each.value.function_name }
   statistic           = "Sum"
-  period              = var.period_seconds
-  evaluation_periods  = var.evaluation_periods
+  period              = var.thresholds.period_seconds
+  evaluation_periods  = var.thresholds.evaluation_periods
   threshold           = each.value.threshold
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
@@ -120,14 +120,14 @@ resource "aws_cloudwatch_metric_alarm" "api" {
   for_each = local.api_alarms
 
   alarm_name          = "${var.name_prefix}-api-${each.key}"
-  alarm_description   = "WebSocket API ${each.value} (integration failures / 5xx) on ${var.api_id}/${var.stage_name}"
+  alarm_description   = "WebSocket API ${each.value} (integration failures / 5xx) on ${var.watch.api_id}/${var.watch.stage_name}"
   namespace           = "AWS/ApiGateway"
   metric_name         = each.value
-  dimensions          = { ApiId = var.api_id, Stage = var.stage_name }
+  dimensions          = { ApiId = var.watch.api_id, Stage = var.watch.stage_name }
   statistic           = "Sum"
-  period              = var.period_seconds
-  evaluation_periods  = var.evaluation_periods
-  threshold           = var.api_errors_threshold
+  period              = var.thresholds.period_seconds
+  evaluation_periods  = var.thresholds.evaluation_periods
+  threshold           = var.thresholds.api_errors
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions
@@ -138,15 +138,15 @@ resource "aws_cloudwatch_metric_alarm" "api" {
 resource "aws_cloudwatch_metric_alarm" "dynamodb" {
   for_each = toset(["ReadThrottleEvents", "WriteThrottleEvents"])
 
-  alarm_name          = "${var.table_name}-${lower(each.value)}"
-  alarm_description   = "DynamoDB ${each.value} on ${var.table_name}"
+  alarm_name          = "${var.watch.table_name}-${lower(each.value)}"
+  alarm_description   = "DynamoDB ${each.value} on ${var.watch.table_name}"
   namespace           = "AWS/DynamoDB"
   metric_name         = each.value
-  dimensions          = { TableName = var.table_name }
+  dimensions          = { TableName = var.watch.table_name }
   statistic           = "Sum"
-  period              = var.period_seconds
-  evaluation_periods  = var.evaluation_periods
-  threshold           = var.dynamodb_throttles_threshold
+  period              = var.thresholds.period_seconds
+  evaluation_periods  = var.thresholds.evaluation_periods
+  threshold           = var.thresholds.dynamodb_throttles
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions
@@ -155,15 +155,15 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
-  alarm_name          = "${var.dlq_name}-depth"
-  alarm_description   = "Deliveries that failed after retries are waiting on ${var.dlq_name} (replay with make replay-dlq)"
+  alarm_name          = "${var.watch.dlq_name}-depth"
+  alarm_description   = "Deliveries that failed after retries are waiting on ${var.watch.dlq_name} (replay with make replay-dlq)"
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = var.dlq_name }
+  dimensions          = { QueueName = var.watch.dlq_name }
   statistic           = "Maximum"
-  period              = var.period_seconds
+  period              = var.thresholds.period_seconds
   evaluation_periods  = 1
-  threshold           = var.dlq_depth_threshold
+  threshold           = var.thresholds.dlq_depth
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions

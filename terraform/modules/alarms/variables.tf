@@ -3,29 +3,15 @@ variable "name_prefix" {
   type        = string
 }
 
-variable "function_names" {
-  description = "Deployed Lambda function names to alarm on (Errors, Throttles)."
-  type        = list(string)
-}
-
-variable "api_id" {
-  description = "WebSocket API id."
-  type        = string
-}
-
-variable "stage_name" {
-  description = "WebSocket API stage."
-  type        = string
-}
-
-variable "table_name" {
-  description = "DynamoDB table name."
-  type        = string
-}
-
-variable "dlq_name" {
-  description = "Delivery DLQ name."
-  type        = string
+variable "watch" {
+  description = "What to alarm on: deployed Lambda function names (Errors, Throttles), the WebSocket API id and stage (IntegrationError, ExecutionError), the table (read/write throttle events) and the delivery DLQ (depth)."
+  type = object({
+    function_names = list(string)
+    api_id         = string
+    stage_name     = string
+    table_name     = string
+    dlq_name       = string
+  })
 }
 
 variable "alarm_emails" {
@@ -39,56 +25,23 @@ variable "alarm_emails" {
   }
 }
 
-variable "period_seconds" {
-  description = "Alarm period in seconds (a multiple of 60)."
-  type        = number
-  default     = 300
+variable "thresholds" {
+  description = "Alarm when a period's sum exceeds: a function's Errors / Throttles, the API's IntegrationError or ExecutionError, the table's throttle events, the records waiting on the DLQ (its maximum); period in seconds (a multiple of 60) and periods evaluated before alarming (1-24)."
+  type = object({
+    lambda_errors      = optional(number, 0)
+    lambda_throttles   = optional(number, 0)
+    api_errors         = optional(number, 5)
+    dynamodb_throttles = optional(number, 0)
+    dlq_depth          = optional(number, 0)
+    period_seconds     = optional(number, 300)
+    evaluation_periods = optional(number, 1)
+  })
+  default = {}
 
   validation {
-    condition     = var.period_seconds >= 60 && var.period_seconds % 60 == 0
-    error_message = "period_seconds must be a multiple of 60."
+    condition     = var.thresholds.period_seconds >= 60 && var.thresholds.period_seconds % 60 == 0 && var.thresholds.evaluation_periods >= 1 && var.thresholds.evaluation_periods <= 24
+    error_message = "thresholds.period_seconds must be a multiple of 60 and evaluation_periods between 1 and 24."
   }
-}
-
-variable "evaluation_periods" {
-  description = "Periods evaluated before alarming."
-  type        = number
-  default     = 1
-
-  validation {
-    condition     = var.evaluation_periods >= 1 && var.evaluation_periods <= 24
-    error_message = "evaluation_periods must be between 1 and 24."
-  }
-}
-
-variable "lambda_errors_threshold" {
-  description = "Alarm when a function's Errors sum exceeds this per period."
-  type        = number
-  default     = 0
-}
-
-variable "lambda_throttles_threshold" {
-  description = "Alarm when a function's Throttles sum exceeds this per period."
-  type        = number
-  default     = 0
-}
-
-variable "api_errors_threshold" {
-  description = "Alarm when IntegrationError or ExecutionError exceeds this per period."
-  type        = number
-  default     = 5
-}
-
-variable "dynamodb_throttles_threshold" {
-  description = "Alarm when read or write throttle events exceed this per period."
-  type        = number
-  default     = 0
-}
-
-variable "dlq_depth_threshold" {
-  description = "Alarm when more than this many records wait on the DLQ."
-  type        = number
-  default     = 0
 }
 
 variable "tags" {

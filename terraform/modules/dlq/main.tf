@@ -10,7 +10,7 @@ module "kms" {
 
 resource "aws_sqs_queue" "this" {
   name                              = var.name
-  message_retention_seconds         = var.message_retention_seconds
+  message_retention_seconds         = 1209600 # 14 days, the maximum: time to replay
   kms_master_key_id                 = module.kms.arn
   kms_data_key_reuse_period_seconds = 300
   tags                              = var.tags

@@ -10,7 +10,7 @@ locals {
   with_alarm = var.alarm != null
   # The check the record uses (and the drill inverts): HTTPS alone, or HTTPS AND the alarm.
   record_health_check_id = local.with_alarm ? aws_route53_health_check.combined[0].id : aws_route53_health_check.https.id
-  set_identifier         = coalesce(var.set_identifier, "${var.name}-${lower(var.failover_role)}")
+  set_identifier         = coalesce(var.record.set_identifier, "${var.name}-${lower(var.record.failover_role)}")
 }
 
 # HTTPS GET on this region's /health (its own regional hostname, never the failover name).
@@ -20,10 +20,10 @@ resource "aws_route53_health_check" "https" {
   port              = 443
   resource_path     = var.health_check.path
   enable_sni        = true
-  request_interval  = var.request_interval
-  failure_threshold = var.failure_threshold
-  measure_latency   = var.measure_latency
-  regions           = var.checker_regions
+  request_interval  = var.health_check.request_interval
+  failure_threshold = var.health_check.failure_threshold
+  measure_latency   = var.health_check.measure_latency
+  regions           = var.health_check.regions
   tags              = merge(var.tags, { Name = "${var.name}-health-https" })
 }
 
@@ -50,14 +50,14 @@ resource "aws_route53_health_check" "combined" {
 
 # Failover alias to this region's custom-domain target. Alias records take the target's TTL.
 resource "aws_route53_record" "this" {
-  zone_id         = var.zone_id
-  name            = var.domain_name
+  zone_id         = var.record.zone_id
+  name            = var.record.domain_name
   type            = "A"
   set_identifier  = local.set_identifier
   health_check_id = local.record_health_check_id
 
   failover_routing_policy {
-    type = var.failover_role
+    type = var.record.failover_role
   }
 
   alias {

@@ -3,22 +3,7 @@ output "health_check_id" {
   value       = local.record_health_check_id
 }
 
-output "https_health_check_id" {
-  description = "Id of the HTTPS /health check."
-  value       = aws_route53_health_check.https.id
-}
-
 output "record_fqdn" {
   description = "FQDN of the failover record."
   value       = aws_route53_record.this.fqdn
-}
-
-output "set_identifier" {
-  description = "Set identifier of this region's failover record."
-  value       = aws_route53_record.this.set_identifier
-}
-
-output "failover_role" {
-  description = "PRIMARY or SECONDARY."
-  value       = var.failover_role
 }

@@ -13,8 +13,8 @@ resource "aws_iam_role" "this" {
   name                 = local.role_name
   description          = "Execution role of the ${var.name} Lambda function"
   assume_role_policy   = data.aws_iam_policy_document.assume.json
-  permissions_boundary = var.permissions_boundary_arn
-  tags                 = var.tags
+  permissions_boundary = var.platform.permissions_boundary_arn
+  tags                 = var.platform.tags
 }
 
 # Only the statements the caller passes, plus the function's own log group and X-Ray.
@@ -26,7 +26,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   dynamic "statement" {
-    for_each = var.tracing_mode == "Active" ? [1] : []
+    for_each = var.platform.tracing_mode == "Active" ? [1] : []
     content {
       sid       = "XRayWrite"
       actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
@@ -35,7 +35,7 @@ data "aws_iam_policy_document" "this" {
   }
 
   dynamic "statement" {
-    for_each = var.policy_statements
+    for_each = var.spec.policy_statements
     content {
       sid       = statement.value.sid
       actions   = statement.value.actions

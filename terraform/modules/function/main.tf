@@ -8,9 +8,9 @@ locals {
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_338:Retention is set per environment (log_retention_in_days): 365 days in prod, 14 in dev to limit cost.
   name              = "/aws/lambda/${var.name}"
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_arn
-  tags              = var.tags
+  retention_in_days = var.platform.log_retention_in_days
+  kms_key_id        = var.platform.log_kms_key_arn
+  tags              = var.platform.tags
 }
 
 resource "aws_lambda_function" "this" {
@@ -19,33 +19,33 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_173:Environment variables hold no secrets (names, URLs, tuning); the token secret is an SSM SecureString read at run time.
   #checkov:skip=CKV_AWS_272:Code signing is not used: the zips are built deterministically by build.py in CI and their SHA-256 is pinned through source_code_hash.
   function_name                  = var.name
-  description                    = var.description
+  description                    = var.spec.description
   role                           = aws_iam_role.this.arn
   filename                       = var.package.zip_path
   source_code_hash               = var.package.sha256
   handler                        = var.package.handler
-  runtime                        = var.runtime
-  architectures                  = [var.architecture]
-  memory_size                    = var.memory_size
-  timeout                        = var.timeout
-  reserved_concurrent_executions = var.reserved_concurrent_executions
+  runtime                        = var.platform.runtime
+  architectures                  = [var.platform.architecture]
+  memory_size                    = var.spec.memory_size
+  timeout                        = var.spec.timeout
+  reserved_concurrent_executions = var.spec.reserved_concurrency
 
   environment {
-    variables = merge({ LOG_LEVEL = var.log_level }, var.environment)
+    variables = merge({ LOG_LEVEL = var.platform.log_level }, var.spec.environment)
   }
 
   logging_config {
     log_format            = "JSON"
     log_group             = aws_cloudwatch_log_group.this.name
-    application_log_level = var.log_level
+    application_log_level = var.platform.log_level
     system_log_level      = "INFO" # keeps the platform REPORT lines (duration, memory)
   }
 
   tracing_config {
-    mode = var.tracing_mode
+    mode = var.platform.tracing_mode
   }
 
-  tags = var.tags
+  tags = var.platform.tags
 
   depends_on = [aws_iam_role_policy.this]
 }

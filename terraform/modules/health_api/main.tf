@@ -3,12 +3,16 @@
 # hostname of this API, https://{api}.execute-api.{region}.amazonaws.com/health).
 
 locals {
-  route_key = "GET ${var.path}"
+  path      = "/health"
+  route_key = "GET ${local.path}"
+  # Route 53 counts a check as failed when the answer takes longer than about 2 s after
+  # connecting, so a slow table fails over anyway.
+  integration_timeout_milliseconds = 5000
 }
 
 resource "aws_apigatewayv2_api" "this" {
   name          = var.name
-  description   = var.description
+  description   = "DynamoWave health endpoint (Route 53 health checks)"
   protocol_type = "HTTP"
   # The Route 53 health check probes this hostname: keep it.
   disable_execute_api_endpoint = false
@@ -17,12 +21,12 @@ resource "aws_apigatewayv2_api" "this" {
 
 resource "aws_apigatewayv2_integration" "this" {
   api_id                 = aws_apigatewayv2_api.this.id
-  description            = "${local.route_key} -> ${var.function_name}"
+  description            = "${local.route_key} -> ${var.function.name}"
   integration_type       = "AWS_PROXY"
   integration_method     = "POST"
-  integration_uri        = var.invoke_arn
+  integration_uri        = var.function.invoke_arn
   payload_format_version = "2.0"
-  timeout_milliseconds   = var.integration_timeout_milliseconds
+  timeout_milliseconds   = local.integration_timeout_milliseconds
 }
 
 resource "aws_apigatewayv2_route" "this" {
@@ -36,17 +40,17 @@ resource "aws_apigatewayv2_route" "this" {
 resource "aws_lambda_permission" "this" {
   statement_id  = "AllowHealthHttpApi"
   action        = "lambda:InvokeFunction"
-  function_name = var.function_name
+  function_name = var.function.name
   principal     = "apigateway.amazonaws.com"
   # HTTP API source ARN: <execution_arn>/<stage>/<method><path>; only this route.
-  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/GET${var.path}"
+  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/GET${local.path}"
 }
 
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_338:Retention is set per environment (log_retention_in_days): 365 days in prod, 14 in dev to limit cost.
-  name              = var.log_group_name
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_arn
+  name              = var.logs.group_name
+  retention_in_days = var.logs.retention_in_days
+  kms_key_id        = var.logs.kms_key_arn
   tags              = var.tags
 }
 

@@ -20,12 +20,12 @@ output "fqdn" {
 
 output "path" {
   description = "Path of the health route."
-  value       = var.path
+  value       = local.path
 }
 
 output "health_url" {
   description = "Full URL of the health endpoint, https://{api}.execute-api.{region}.amazonaws.com/health."
-  value       = "${aws_apigatewayv2_api.this.api_endpoint}${var.path}"
+  value       = "${aws_apigatewayv2_api.this.api_endpoint}${local.path}"
 }
 
 output "access_log_group_name" {

@@ -12,11 +12,6 @@ variable "region" {
   description = "Region of the key (null: the provider's region). Set for keys that live in another region than the rest of the stack, e.g. a global-table replica's key."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.region == null || can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", coalesce(var.region, "x")))
-    error_message = "region must look like eu-central-1 (or null)."
-  }
 }
 
 variable "description" {
@@ -46,25 +41,15 @@ variable "service_principal_statements" {
 }
 
 variable "deletion_window_in_days" {
-  description = "Waiting period before a scheduled key deletion (7-30 days)."
+  description = "Waiting period before a scheduled key deletion (7-30 days; the provider checks the range)."
   type        = number
   default     = 30
-
-  validation {
-    condition     = var.deletion_window_in_days >= 7 && var.deletion_window_in_days <= 30
-    error_message = "deletion_window_in_days must be between 7 and 30."
-  }
 }
 
 variable "rotation_period_in_days" {
-  description = "Automatic key rotation period (90-2560 days). Rotation is always on."
+  description = "Automatic key rotation period (90-2560 days; the provider checks the range). Rotation is always on."
   type        = number
   default     = 365
-
-  validation {
-    condition     = var.rotation_period_in_days >= 90 && var.rotation_period_in_days <= 2560
-    error_message = "rotation_period_in_days must be between 90 and 2560."
-  }
 }
 
 variable "tags" {

@@ -1,25 +1,19 @@
 variable "name" {
   description = "Table name (the same in every region once it is a global table)."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-zA-Z0-9_.-]{3,255}$", var.name))
-    error_message = "Table names are 3-255 characters of [a-zA-Z0-9_.-]."
-  }
 }
 
 variable "autoscaling" {
-  description = "Provisioned capacity bounds and target utilization (percent) for the table and every GSI, reads and writes."
+  description = "Provisioned capacity bounds and target utilization (percent) for the table and every GSI, reads and writes (the caller sets the bounds; cooldowns in seconds)."
   type = object({
-    read_min           = optional(number, 5)
-    read_max           = optional(number, 100)
-    write_min          = optional(number, 5)
-    write_max          = optional(number, 100)
-    target_utilization = optional(number, 70)
+    read_min           = number
+    read_max           = number
+    write_min          = number
+    write_max          = number
+    target_utilization = number
     scale_in_cooldown  = optional(number, 60)
     scale_out_cooldown = optional(number, 30)
   })
-  default = {}
 
   validation {
     condition = (

@@ -11,7 +11,7 @@ locals {
 
 resource "aws_apigatewayv2_api" "this" {
   name                       = var.name
-  description                = var.description
+  description                = "DynamoWave chat WebSocket API"
   protocol_type              = "WEBSOCKET"
   route_selection_expression = "$request.body.action"
   # Keep the regional execute-api endpoint: the handlers' @connections calls go through it.
@@ -30,7 +30,7 @@ resource "aws_apigatewayv2_integration" "this" {
   integration_uri           = each.value.invoke_arn
   content_handling_strategy = "CONVERT_TO_TEXT"
   passthrough_behavior      = "WHEN_NO_MATCH"
-  timeout_milliseconds      = var.integration_timeout_milliseconds
+  timeout_milliseconds      = 29000 # API Gateway's maximum; the handlers finish well within it
 }
 
 resource "aws_apigatewayv2_authorizer" "this" {
@@ -110,8 +110,8 @@ resource "aws_apigatewayv2_deployment" "this" {
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_338:Retention is set per environment (log_retention_in_days): 365 days in prod, 14 in dev to limit cost.
   name              = "/aws/apigateway/${var.name}/${var.stage_name}"
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_arn
+  retention_in_days = var.logs.retention_in_days
+  kms_key_id        = var.logs.kms_key_arn
   tags              = var.tags
 }
 
@@ -145,22 +145,22 @@ resource "aws_apigatewayv2_stage" "this" {
 
   # Both limits MUST be explicit: left unset they are 0 and every request gets 429.
   default_route_settings {
-    throttling_burst_limit   = var.default_throttling.burst_limit
-    throttling_rate_limit    = var.default_throttling.rate_limit
+    throttling_burst_limit   = var.throttling.default.burst_limit
+    throttling_rate_limit    = var.throttling.default.rate_limit
     data_trace_enabled       = false
     detailed_metrics_enabled = true
-    logging_level            = var.execution_logging_level
+    logging_level            = var.logs.execution_logging_level
   }
 
   dynamic "route_settings" {
-    for_each = var.route_throttling
+    for_each = var.throttling.routes
     content {
       route_key                = aws_apigatewayv2_route.this[route_settings.key].route_key
       throttling_burst_limit   = route_settings.value.burst_limit
       throttling_rate_limit    = route_settings.value.rate_limit
       data_trace_enabled       = false
       detailed_metrics_enabled = true
-      logging_level            = var.execution_logging_level
+      logging_level            = var.logs.execution_logging_level
     }
   }
 }
@@ -222,7 +222,7 @@ resource "aws_apigatewayv2_api_mapping" "this" {
   api_mapping_key = var.stage_name
 }
 
-# A plain alias for single-region use; the failover records (issue 4) replace it.
+# A plain alias for single-region use; with two regions the failover records replace it.
 resource "aws_route53_record" "alias" {
   count = local.custom_domain && try(var.custom_domain.create_alias_record, false) ? 1 : 0
 

@@ -3,11 +3,6 @@ variable "name" {
   type        = string
 }
 
-variable "description" {
-  description = "API description."
-  type        = string
-  default     = "DynamoWave chat WebSocket API"
-}
 
 variable "stage_name" {
   description = "Stage name (the path of the WebSocket URL)."
@@ -54,69 +49,32 @@ variable "authorizer" {
   }
 }
 
-variable "integration_timeout_milliseconds" {
-  description = "Integration timeout (50-29000 ms)."
-  type        = number
-  default     = 29000
 
-  validation {
-    condition     = var.integration_timeout_milliseconds >= 50 && var.integration_timeout_milliseconds <= 29000
-    error_message = "integration_timeout_milliseconds must be between 50 and 29000."
-  }
-}
 
-variable "default_throttling" {
-  description = "Stage-wide throttling. Both must be set and non-zero (unset = 0 = every request gets 429)."
+
+
+
+
+variable "throttling" {
+  description = "Stage-wide throttling (both limits non-zero: unset = 0 = every request gets 429) and tighter limits per route key, e.g. sendMessage."
   type = object({
-    burst_limit = number
-    rate_limit  = number
+    default = object({ burst_limit = number, rate_limit = number })
+    routes  = optional(map(object({ burst_limit = number, rate_limit = number })), {})
   })
 
   validation {
-    condition     = var.default_throttling.burst_limit >= 1 && var.default_throttling.rate_limit > 0
-    error_message = "default_throttling burst_limit and rate_limit must both be greater than 0."
+    condition     = alltrue([for t in concat([var.throttling.default], values(var.throttling.routes)) : t.burst_limit >= 1 && t.rate_limit > 0])
+    error_message = "Every throttling burst_limit and rate_limit must be greater than 0."
   }
 }
 
-variable "route_throttling" {
-  description = "Per-route throttling (route key => limits), e.g. tighter limits for sendMessage."
-  type = map(object({
-    burst_limit = number
-    rate_limit  = number
-  }))
-  default = {}
-
-  validation {
-    condition     = alltrue([for r in values(var.route_throttling) : r.burst_limit >= 1 && r.rate_limit > 0])
-    error_message = "route_throttling limits must be greater than 0."
-  }
-}
-
-variable "execution_logging_level" {
-  description = "Execution logging level. ERROR/INFO need the account-level API Gateway CloudWatch role (see the deploy guide)."
-  type        = string
-  default     = "OFF"
-
-  validation {
-    condition     = contains(["OFF", "ERROR", "INFO"], var.execution_logging_level)
-    error_message = "execution_logging_level must be OFF, ERROR or INFO."
-  }
-}
-
-variable "log_retention_in_days" {
-  description = "Access log retention in days."
-  type        = number
-  default     = 30
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
-    error_message = "log_retention_in_days must be a value CloudWatch Logs accepts."
-  }
-}
-
-variable "log_kms_key_arn" {
-  description = "ARN of the customer-managed KMS key encrypting the access log group."
-  type        = string
+variable "logs" {
+  description = "Stage logging: execution logging level (OFF, ERROR, INFO; ERROR/INFO need the account's API Gateway CloudWatch role, see terraform/bootstrap), retention of the access and execution log groups, and the KMS key encrypting them."
+  type = object({
+    execution_logging_level = string
+    retention_in_days       = number
+    kms_key_arn             = string
+  })
 }
 
 variable "custom_domain" {
