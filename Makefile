@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup dev test test-deps unit integration browser lint py-lint fmt build clean
+.PHONY: help setup dev test test-deps unit js-unit integration browser lint py-lint fmt build clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml functions/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "==> installing Python dependencies into $(VENV)"
 	$(PY) -m pip install --quiet --upgrade 'pip>=25.1'
-	$(PY) -m pip install --quiet -e . --group dev
+	$(PY) -m pip install --quiet -e ./functions -e . --group dev
 	@touch $@
 
 dev: setup ## start the local chat (browser client + WebSocket API + embedded DynamoDB); prints the URL
@@ -29,11 +29,15 @@ dev: setup ## start the local chat (browser client + WebSocket API + embedded Dy
 test-deps: setup ## install what the integration and browser tests need (Chromium, Node packages)
 	./scripts/install-test-deps.sh
 
-test: setup test-deps ## run every test: unit, build, terraform, integration, DynamoDB Local, browser
+test: setup test-deps js-unit ## run every test: unit (Python and JS), build, terraform, integration, DynamoDB Local, browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-unit: setup ## fast tests only (no network, no browser)
+unit: setup js-unit ## fast tests only (no network, no browser)
 	$(BIN)/pytest tests/unit tests/terraform $(PYTEST_ARGS)
+
+js-unit: ## browser client unit tests (Node's built-in runner, no npm packages)
+	@command -v node >/dev/null || { echo "node is missing: install Node.js >= 18 to run the browser client's unit tests" >&2; exit 1; }
+	node --test tests/js/
 
 integration: setup test-deps ## the local runtime over real WebSockets (moto and DynamoDB Local)
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
@@ -45,8 +49,9 @@ browser: setup test-deps ## the headless Chromium test
 lint: py-lint
 
 py-lint: setup
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	@echo "==> ruff check"; $(BIN)/ruff check .
+	@echo "==> ruff format --check"; $(BIN)/ruff format --check .
+	@echo "==> mypy (functions/chat, dynamowave)"; $(BIN)/mypy
 
 build: setup ## build the Lambda zips and dist/manifest.json (deterministic)
 	$(PY) build.py

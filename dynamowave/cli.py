@@ -6,18 +6,23 @@ import argparse
 import importlib
 import sys
 
+from dynamowave import __version__
+from dynamowave.cliargs import HelpFormatter
+
 SUBCOMMANDS = {
     "dev": ("dynamowave.dev", "run the local chat: browser client, WebSocket API, embedded DynamoDB"),
-    "token": ("dynamowave.token", "print a token that `dev --auth dev` accepts"),
+    "token": ("dynamowave.tokens", "print a token that `dev --auth dev` (or a deployed stack) accepts"),
     "drill": ("dynamowave.drill", "run a Route 53 failover drill against a deployed environment"),
+    "preflight": ("dynamowave.preflight", "check an AWS account and region before the first terraform apply"),
 }
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dynamowave", description="DynamoWave chat backend tools")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
-        command = sub.add_parser(name, help=help_text, description=help_text)
+        command = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
         # Only the chosen subcommand's module is imported: `dynamowave token` stays instant.
         if argv and argv[0] == name:
             mod = importlib.import_module(module)
@@ -28,7 +33,11 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(argv).parse_args(argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""`dynamowave dev`: the local runtime (see DESIGN.md "Local runtime")."""
+"""`dynamowave dev`: the local runtime (see docs/architecture.md, "Local runtime")."""
 
 from __future__ import annotations
 
@@ -12,30 +12,18 @@ from typing import Any
 
 from aiohttp import web
 
+from dynamowave import cliargs
+
 DEV_AUTH_SECRET = "dynamowave-local-dev-secret"  # noqa: S105 - local --auth dev only, never deployed
 DEFAULT_REGIONS = ("eu-west-1", "us-east-1")
 
 
-def _rate(value: str) -> float:
-    rate = float(value)
-    if not 0.0 <= rate <= 1.0:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return rate
-
-
-def _non_negative(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return number
-
-
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="HTTP/WebSocket port (default 8000)")
-    parser.add_argument("--stage", default="dev", help="API stage, the WebSocket path (default dev)")
-    parser.add_argument("--dynamodb-endpoint", metavar="URL", help="use this DynamoDB (e.g. DynamoDB Local)")
-    parser.add_argument("--auth", choices=("off", "dev"), default="off", help="$connect authorizer (default off)")
+    parser.add_argument("--host", type=cliargs.host, default="127.0.0.1", help="interface to listen on")
+    parser.add_argument("--port", type=cliargs.port, default=8000, help="HTTP/WebSocket port (a second region: +1)")
+    parser.add_argument("--stage", type=cliargs.stage, default="dev", help="API stage, the WebSocket path")
+    parser.add_argument("--dynamodb-endpoint", metavar="URL", help="use this DynamoDB (default: embedded moto)")
+    parser.add_argument("--auth", choices=("off", "dev"), default="off", help="$connect authorizer")
     parser.add_argument(
         "--regions",
         type=int,
@@ -45,17 +33,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--region", default=DEFAULT_REGIONS[0], help="the (first) region's name")
     parser.add_argument("--second-region", default=DEFAULT_REGIONS[1], help="the second region's name")
-    parser.add_argument("--table-name", default="dynamowave-local", help="table name (default dynamowave-local)")
+    parser.add_argument("--table-name", default="dynamowave-local", help="table name")
     parser.add_argument(
-        "--post-fault-rate", type=_rate, default=0.0, help="share of @connections posts failing with 429/500"
+        "--post-fault-rate", type=cliargs.rate, default=0.0, help="share of @connections posts failing with 429/500"
     )
-    parser.add_argument("--post-gone-rate", type=_rate, default=0.0, help="share of @connections posts answered 410")
     parser.add_argument(
-        "--post-latency-ms", type=_non_negative, default=0, help="latency added to every @connections post"
+        "--post-gone-rate", type=cliargs.rate, default=0.0, help="share of @connections posts answered 410"
     )
-    parser.add_argument("--idle-timeout", type=float, default=600, help="idle timeout in seconds (default 600)")
     parser.add_argument(
-        "--max-connection-seconds", type=float, default=7200, help="maximum connection duration (default 7200)"
+        "--post-latency-ms", type=cliargs.non_negative_int, default=0, help="latency added to every @connections post"
+    )
+    parser.add_argument("--idle-timeout", type=cliargs.positive_seconds, default=600, help="idle timeout, seconds")
+    parser.add_argument(
+        "--max-connection-seconds",
+        type=cliargs.positive_seconds,
+        default=7200,
+        help="maximum connection duration, seconds",
     )
     parser.add_argument("--seed", type=int, help="seed fault injection, for reproducible runs")
 
@@ -82,10 +75,9 @@ def configure_handlers(args: argparse.Namespace, backend: Any, endpoints: dict[s
     if args.auth == "dev":
         os.environ["AUTH_SECRET"] = DEV_AUTH_SECRET
     os.environ.pop("AWS_PROFILE", None)
-    from chat import clients, config
+    from chat import deps
 
-    config.settings.cache_clear()
-    clients.reset()
+    deps.reset()
 
 
 def dev_token(name: str, ttl_seconds: int = 12 * 3600) -> str:
@@ -107,6 +99,12 @@ async def serve(args: argparse.Namespace) -> int:
     regions = [args.region] if args.regions == 1 else [args.region, args.second_region]
     if len(set(regions)) != len(regions):
         print("error: --region and --second-region must differ", file=sys.stderr)
+        return 2
+    if args.port + len(regions) - 1 > 65535:
+        print(
+            f"error: --regions {args.regions} needs ports {args.port}..{args.port + 1}: pick a lower --port",
+            file=sys.stderr,
+        )
         return 2
     print(f"starting DynamoWave local runtime ({', '.join(regions)}) ...", flush=True)
     try:
@@ -168,7 +166,7 @@ async def serve(args: argparse.Namespace) -> int:
             print(f"[{gateway.region}] websocket:   {gateway.websocket_url}")
             print(f"[{gateway.region}] @connections: {gateway.management_url}/@connections/{{connectionId}}")
         if args.auth == "dev":
-            print("tokens: dynamowave token --name NAME")
+            print("tokens: .venv/bin/dynamowave token --name NAME (or the page's sign-in)")
         print("ready: open the chat URL in two browser tabs; Ctrl-C stops", flush=True)
         await stop.wait()
         print("\nstopping ...", flush=True)

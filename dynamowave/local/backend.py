@@ -14,7 +14,7 @@ import boto3
 from botocore.config import Config
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "table" / "schema.json"
-LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+LOCAL_KEY = "local"  # any value works against the embedded services
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -29,13 +29,14 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def client(service: str, endpoint_url: str, region: str) -> Any:
+def client(service: Any, endpoint_url: str, region: str) -> Any:
     return boto3.session.Session().client(
         service,
         endpoint_url=endpoint_url,
         region_name=region,
         config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=10),
-        **LOCAL_CREDENTIALS,
+        aws_access_key_id=LOCAL_KEY,
+        aws_secret_access_key=LOCAL_KEY,
     )
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from chat import routes
+from chat.routes import Route
 from dynamowave.local.lambdas import ACCOUNT_ID, Invoker
 
 
@@ -40,19 +42,9 @@ def protocol_limits() -> dict[str, Any]:
         "roomPattern": protocol.ROOM_RE.pattern,
     }
 
+
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 MAX_MESSAGE_BYTES = 128 * 1024
-ROUTES = {
-    "$connect": "connect",
-    "$disconnect": "disconnect",
-    "$default": "default",
-    "sendMessage": "send_message",
-    "joinRoom": "rooms",
-    "leaveRoom": "rooms",
-    "history": "rooms",
-    "ping": "ping",
-}
-TWO_WAY_ROUTES = frozenset(ROUTES) - {"$connect", "$disconnect"}
 
 
 @dataclass
@@ -86,14 +78,13 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def select_route(data: str | bytes) -> str:
+def select_route(data: str | bytes) -> Route:
     """``$request.body.action``: the route whose key equals the body's action, else ``$default``."""
     try:
         frame = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        return "$default"
-    action = frame.get("action") if isinstance(frame, dict) else None
-    return action if isinstance(action, str) and action in ROUTES and not action.startswith("$") else "$default"
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return routes.select_route(None)
+    return routes.select_route(frame.get("action") if isinstance(frame, dict) else None)
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -282,7 +273,7 @@ class Gateway:
             "requestContext": self._request_context("$connect", "CONNECT", conn, connection_id),
         }
         try:
-            result = await self.invoker.invoke("connect", self.region, event)
+            result = await self.invoker.invoke(routes.ROUTES_BY_KEY["$connect"].function, self.region, event)
             status = int((result or {}).get("statusCode", 200))
         except Exception:
             status = 500
@@ -337,21 +328,21 @@ class Gateway:
     async def _dispatch(self, conn: LocalConnection, data: str | bytes) -> None:
         route = select_route(data)
         binary = isinstance(data, bytes)
-        body = base64.b64encode(data).decode() if binary else data
+        body = base64.b64encode(data).decode() if isinstance(data, bytes) else data
         event = {
             "requestContext": self._request_context(
-                route, "MESSAGE", conn, conn.connection_id, messageId=uuid.uuid4().hex[:16]
+                route.key, "MESSAGE", conn, conn.connection_id, messageId=uuid.uuid4().hex[:16]
             ),
             "body": body,
             "isBase64Encoded": binary,
         }
-        self.stats[f"route:{route}"] += 1
+        self.stats[f"route:{route.key}"] += 1
         try:
-            result = await self.invoker.invoke(ROUTES[route], self.region, event)
+            result = await self.invoker.invoke(route.function, self.region, event)
         except Exception as err:  # a handler that raises: API Gateway answers with an internal error
             self.stats["handler_errors"] += 1
             result = {"statusCode": 500, "body": json.dumps({"message": "Internal server error", "error": repr(err)})}
-        is_reply = route in TWO_WAY_ROUTES and isinstance(result, dict) and result.get("body") is not None
+        is_reply = route.two_way and isinstance(result, dict) and result.get("body") is not None
         if is_reply and not conn.socket.closed:
             await conn.socket.send_str(str(result["body"]))
 
@@ -370,7 +361,7 @@ class Gateway:
             ),
         }
         try:
-            await self.invoker.invoke("disconnect", self.region, event)
+            await self.invoker.invoke(routes.ROUTES_BY_KEY["$disconnect"].function, self.region, event)
         finally:
             self.stats["disconnected"] += 1
 

@@ -77,7 +77,7 @@ class StreamPoller:
         return {**record, "eventSourceARN": self.backend.stream_arn, "awsRegion": self.region}
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
-        from chat.handlers.fanout import is_foreign_message  # the mapping's filter criteria
+        from chat.service import is_foreign_message  # the mapping's filter criteria
 
         batch = [r for r in records if is_foreign_message(r, self.region)]
         for _attempt in range(MAX_BATCH_RETRIES + 1):

@@ -8,11 +8,16 @@ Only ``alg: HS256`` is accepted (never ``none``), signatures are compared in con
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
+import os
 import time
 from typing import Any
+
+from chat import clients
+from chat.config import settings
 
 LEEWAY_SECONDS = 30
 MAX_TOKEN_CHARS = 4096
@@ -70,3 +75,30 @@ def verify(token: Any, secret: bytes, issuer: str, now: float | None = None) -> 
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise InvalidToken("token has no subject")
     return claims
+
+
+@functools.cache
+def signing_secret() -> bytes:
+    """The secret, read once per cold start: in clear locally, from SSM SecureString on AWS."""
+    local = os.environ.get("AUTH_SECRET")
+    if local:
+        return local.encode()
+    parameter = settings().auth_secret_parameter
+    if not parameter:
+        raise RuntimeError("AUTH_SECRET_PARAMETER is not set")
+    value: str = clients.ssm().get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+    return value.encode()
+
+
+def policy(principal: str, effect: str, resource: str, context: dict[str, str] | None = None) -> dict[str, Any]:
+    """The authorizer's answer: an IAM policy for ``$connect``, and the context $connect receives."""
+    result: dict[str, Any] = {
+        "principalId": principal,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
+        },
+    }
+    if context:
+        result["context"] = context
+    return result

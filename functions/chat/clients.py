@@ -14,7 +14,7 @@ _STANDARD = {"connect_timeout": 2, "read_timeout": 5, "retries": {"mode": "stand
 _NO_RETRY = {"connect_timeout": 2, "read_timeout": 5, "retries": {"mode": "standard", "total_max_attempts": 1}}
 
 
-def _client(service: str, options: dict[str, Any], **kwargs: Any) -> Any:
+def _client(service: Any, options: dict[str, Any], **kwargs: Any) -> Any:
     import boto3
     from botocore.config import Config
 

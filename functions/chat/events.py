@@ -21,3 +21,18 @@ def body_of(event: dict[str, Any]) -> str | bytes | None:
 
 def connection_id_of(event: dict[str, Any]) -> str:
     return event["requestContext"]["connectionId"]
+
+
+def query_of(event: dict[str, Any]) -> dict[str, Any]:
+    return event.get("queryStringParameters") or {}
+
+
+def authorizer_of(event: dict[str, Any]) -> dict[str, Any]:
+    """What the $connect authorizer put in its context (empty when auth is off)."""
+    return (event.get("requestContext") or {}).get("authorizer") or {}
+
+
+def api_of(event: dict[str, Any]) -> tuple[str, str]:
+    """The API id and stage the event came through (they name the @connections endpoint)."""
+    ctx = event["requestContext"]
+    return ctx["apiId"], ctx["stage"]

@@ -190,7 +190,7 @@ def test_stale_connection_pruned_on_410(runtime: Runtime, clients) -> None:
     # A connection whose socket is gone but whose items remain ($disconnect missed it), written
     # exactly as $connect writes one.
     ghost = base64.b64encode(secrets.token_bytes(10)).decode()
-    Store(runtime.table, runtime.ddb).add_connection(ghost, runtime.region, "ghost", "ghost", room, 7500)
+    Store(runtime.table, runtime.ddb).connections.add(ghost, runtime.region, "ghost", "ghost", room, 7500)
     assert set(runtime.connection_items(ghost, [room])) == {"META", f"ROOM#{room}"}
     assert ghost in runtime.member_ids(room)
     gone_before = runtime.stats().get("post_gone", 0)

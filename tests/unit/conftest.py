@@ -86,7 +86,7 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     """moto with the table (from Terraform's schema), the DLQ, and the handlers' environment."""
     from moto import mock_aws
 
-    from chat import clients, config
+    from chat import deps
     from dynamowave.local.backend import create_table, load_schema
 
     for key in (
@@ -107,17 +107,15 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("WEBSOCKET_API_ID", API_ID)
     monkeypatch.setenv("WEBSOCKET_STAGE", STAGE)
     monkeypatch.setenv("DELIVERY_BUDGET_MS", "2000")
-    config.settings.cache_clear()
-    clients.reset()
+    deps.reset()
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
         create_table(ddb, TABLE, load_schema())
         dlq_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="dlq")["QueueUrl"]
         monkeypatch.setenv("DLQ_URL", dlq_url)
-        config.settings.cache_clear()
+        deps.reset()
         yield ddb
-    config.settings.cache_clear()
-    clients.reset()
+    deps.reset()
 
 
 class FakeApis(dict):

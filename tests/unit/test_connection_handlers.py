@@ -76,9 +76,9 @@ def test_disconnect_removes_connection_and_every_membership(aws) -> None:
 
 def test_warmer_event_returns_early_without_touching_state(aws, monkeypatch) -> None:
     monkeypatch.delenv("TABLE_NAME")  # any table access would now fail loudly
-    from chat import config
+    from chat import deps
 
-    config.settings.cache_clear()
+    deps.reset()
     for handler in (connect, disconnect, default, ping, rooms):
         assert handler.handler({"warmer": True, "delayMs": 0}, Context()) == {"warmed": True}
     assert all_items(aws) == []
@@ -150,11 +150,11 @@ def test_expired_connection_counts_as_absent(aws) -> None:
 
 def test_unexpected_failures_become_internal_errors(aws, monkeypatch) -> None:
     do_connect("c1")
-    from chat.store import Store
+    from chat.store.memberships import Memberships
 
     def explode(*args, **kwargs):
         raise RuntimeError("table on fire")
 
-    monkeypatch.setattr(Store, "join_room", explode)
+    monkeypatch.setattr(Memberships, "join", explode)
     reply = call(rooms, "c1", {"action": "joinRoom", "room": "r1"})
     assert reply == {"type": "error", "code": "internal", "message": "internal error, please retry"}

@@ -241,13 +241,13 @@ def test_fanout_delivers_foreign_messages_to_local_members_only(aws, management)
 
 
 def test_fanout_reports_the_first_failed_record(aws, management, monkeypatch) -> None:
-    from chat.store import Store
+    from chat.store.memberships import Memberships
 
     join("here")
     send("here", {"action": "sendMessage", "text": "x"})
     (item,) = messages_in(aws)
     foreign = dict(item, originRegion={"S": OTHER_REGION})
-    monkeypatch.setattr(Store, "room_connections", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(Memberships, "connection_ids", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     result = fanout.handler(
         {"Records": [stream_record(foreign, "10"), stream_record(foreign, "11")]}, Context(REGION, "fanout")
     )
@@ -287,8 +287,7 @@ def test_concurrent_retries_that_conflict_are_tried_again(aws, monkeypatch) -> N
 
     from chat.store import Store
 
-    store = Store(TABLE)
-    real = store.db
+    real = Store(TABLE).table.db
     conflicts = itertools.chain([True], itertools.repeat(False))  # the first transaction loses a race
 
     class Racing:
@@ -305,8 +304,8 @@ def test_concurrent_retries_that_conflict_are_tried_again(aws, monkeypatch) -> N
             return real.transact_write_items(**kwargs)
 
     monkeypatch.setattr("time.sleep", lambda s: None)
-    store._client = Racing()
-    first, new = store.put_message("lobby", "01A", "al", "u1", "hi", 1_700_000_000_000, REGION, "cm-1")
+    store = Store(TABLE, Racing())
+    first, new = store.messages.put("lobby", "01A", "al", "u1", "hi", 1_700_000_000_000, REGION, "cm-1")
     assert new and first.message_id == "01A"
-    again, new = store.put_message("lobby", "01B", "al", "u1", "hi", 1_700_000_000_001, REGION, "cm-1")
+    again, new = store.messages.put("lobby", "01B", "al", "u1", "hi", 1_700_000_000_001, REGION, "cm-1")
     assert not new and again.message_id == "01A"

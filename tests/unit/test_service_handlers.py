@@ -9,7 +9,7 @@ import time
 import boto3
 import pytest
 
-from chat import auth
+from chat import auth, warming
 from chat.handlers import authorizer, health, warmer
 from tests.unit.conftest import REGION, Context
 
@@ -22,12 +22,12 @@ def secret_parameter(aws, monkeypatch):
         Name="/dynamowave/test/auth", Value="k3y", Type="SecureString"
     )
     monkeypatch.setenv("AUTH_SECRET_PARAMETER", "/dynamowave/test/auth")
-    from chat import config
+    from chat import deps
 
-    config.settings.cache_clear()
-    authorizer.signing_secret.cache_clear()
+    deps.reset()
+    auth.signing_secret.cache_clear()
     yield b"k3y"
-    authorizer.signing_secret.cache_clear()
+    auth.signing_secret.cache_clear()
 
 
 def authorize(token: str | None) -> dict:
@@ -55,16 +55,16 @@ def test_authorizer_denies_tokens_signed_with_another_secret(secret_parameter) -
 
 
 def test_authorizer_without_a_secret_refuses_with_401(aws, monkeypatch) -> None:
-    authorizer.signing_secret.cache_clear()
+    auth.signing_secret.cache_clear()
     with pytest.raises(Exception, match="Unauthorized"):
         authorize("a.b.c")
 
 
 def test_health_reports_region_and_version(aws, monkeypatch) -> None:
     monkeypatch.setenv("APP_VERSION", "1.2.3")
-    from chat import config
+    from chat import deps
 
-    config.settings.cache_clear()
+    deps.reset()
     result = health.handler({"rawPath": "/health"}, Context("us-east-1", "health"))
     assert result["statusCode"] == 200 and result["headers"]["cache-control"] == "no-store"
     assert json.loads(result["body"]) == {
@@ -117,7 +117,7 @@ def test_warmer_invokes_each_target_n_times_concurrently(monkeypatch) -> None:
 @pytest.mark.parametrize("raw", ["[1]", "{bad", '{"f": 0}', '{"f": 51}', '{"f": true}', '{"f": "2"}'])
 def test_warm_targets_are_validated(raw: str) -> None:
     with pytest.raises(RuntimeError, match="WARM_TARGETS"):
-        warmer.warm_targets(raw)
+        warming.warm_targets(raw)
 
 
 def test_warm_up_sleep_is_bounded(aws) -> None:

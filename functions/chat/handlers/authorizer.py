@@ -3,41 +3,14 @@ the user's id and display name to $connect through the authorizer context."""
 
 from __future__ import annotations
 
-import functools
-import os
 from typing import Any
 
-from chat import clients, log
-from chat.auth import InvalidToken, verify
+from chat import log
+from chat.auth import InvalidToken, policy, signing_secret, verify
 from chat.config import settings
+from chat.events import query_of
 from chat.protocol import sanitize_name
 from chat.runtime import entrypoint
-
-
-@functools.cache
-def signing_secret() -> bytes:
-    """The secret, read once per cold start: in clear locally, from SSM SecureString on AWS."""
-    local = os.environ.get("AUTH_SECRET")
-    if local:
-        return local.encode()
-    parameter = settings().auth_secret_parameter
-    if not parameter:
-        raise RuntimeError("AUTH_SECRET_PARAMETER is not set")
-    value = clients.ssm().get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
-    return value.encode()
-
-
-def policy(principal: str, effect: str, resource: str, context: dict[str, str] | None = None) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "principalId": principal,
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
-        },
-    }
-    if context:
-        result["context"] = context
-    return result
 
 
 def _deny_on_error(err: Exception) -> Any:
@@ -46,10 +19,9 @@ def _deny_on_error(err: Exception) -> Any:
 
 @entrypoint(failure=_deny_on_error)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    token = (event.get("queryStringParameters") or {}).get("token")
     method_arn = event.get("methodArn", "*")
     try:
-        claims = verify(token, signing_secret(), settings().auth_issuer)
+        claims = verify(query_of(event).get("token"), signing_secret(), settings().auth_issuer)
     except InvalidToken as err:
         log.info("auth_denied", reason=str(err))
         return policy("anonymous", "Deny", method_arn)

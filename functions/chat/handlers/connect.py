@@ -5,26 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat import log
-from chat.config import settings
-from chat.events import connection_id_of
-from chat.protocol import DEFAULT_ROOM, ROOM_RE, sanitize_name
+from chat import service
+from chat.deps import dependencies
+from chat.events import authorizer_of, connection_id_of, query_of
+from chat.protocol import ProtocolError
 from chat.runtime import entrypoint, region_of
-from chat.store import default_store
 
 
 @entrypoint(failure=lambda err: {"statusCode": 500, "body": "internal error"})
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    connection_id = connection_id_of(event)
-    query = event.get("queryStringParameters") or {}
-    room = query.get("room") or DEFAULT_ROOM
-    if not isinstance(room, str) or not ROOM_RE.fullmatch(room):
-        return {"statusCode": 400, "body": "room must be 1..64 of [A-Za-z0-9_-]"}
-    # With the authorizer on, identity comes from the verified token, not from the query string.
-    identity = (event.get("requestContext") or {}).get("authorizer") or {}
-    user_id = identity.get("userId") or identity.get("principalId") or f"anon:{connection_id}"
-    name = sanitize_name(identity.get("name") or query.get("name"), fallback=f"guest-{connection_id[:6]}")
-    region = region_of(context)
-    default_store().add_connection(connection_id, region, user_id, name, room, settings().connection_ttl_seconds)
-    log.info("connected", connectionId=connection_id, region=region, room=room)
+    try:
+        service.connect(
+            dependencies(), connection_id_of(event), region_of(context), query_of(event), authorizer_of(event)
+        )
+    except ProtocolError as err:
+        return {"statusCode": 400, "body": err.message}
     return {"statusCode": 200}

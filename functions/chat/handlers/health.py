@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chat import log
-from chat.config import settings
+from chat import service
+from chat.deps import dependencies
 from chat.runtime import entrypoint, region_of
-from chat.store import default_store
 
 
 def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -22,20 +21,5 @@ def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
 
 @entrypoint(failure=lambda err: _response(503, {"status": "unhealthy"}))
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    region = region_of(context)
-    try:
-        default_store().ping()
-        table = "ok"
-    except Exception as err:
-        log.error("health_table_failed", **log.describe_error(err))
-        table = "unavailable"
-    healthy = table == "ok"
-    return _response(
-        200 if healthy else 503,
-        {
-            "status": "ok" if healthy else "unhealthy",
-            "region": region,
-            "version": settings().app_version,
-            "checks": {"table": table},
-        },
-    )
+    report = service.health(dependencies(), region_of(context))
+    return _response(200 if report["status"] == "ok" else 503, report)

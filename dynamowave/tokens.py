@@ -10,14 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dynamowave import cliargs
+
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="display name carried in the token")
     parser.add_argument("--subject", help="user id (default: derived from the name)")
-    parser.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds (default 12 h)")
+    parser.add_argument("--ttl", type=cliargs.integer, default=12 * 3600, help="lifetime in seconds (60 .. 7 days)")
     parser.add_argument("--secret-parameter", metavar="NAME", help="SSM parameter of a deployed stack's secret")
     parser.add_argument("--region", help="AWS region of the parameter (default: your AWS configuration)")
-    parser.add_argument("--issuer", default="dynamowave", help="iss claim (default dynamowave)")
+    parser.add_argument("--issuer", default="dynamowave", help="iss claim")
 
 
 def main(args: argparse.Namespace) -> int:

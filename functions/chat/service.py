@@ -1,0 +1,222 @@
+"""The use cases: what each route and event does, over explicit dependencies.
+
+Handlers translate an event into one call here and the result into a reply. Protocol failures are
+raised as ``ProtocolError`` (the handler answers with an ``error`` frame); nothing here reads an
+event or knows about Lambda.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chat import log
+from chat.delivery import Delivery, DeliveryReport, Outcome
+from chat.deps import Dependencies
+from chat.protocol import (
+    DEFAULT_ROOM,
+    History,
+    ProtocolError,
+    SendMessage,
+    ack_frame,
+    encode,
+    encode_cursor,
+    message_frame,
+    new_message_id,
+    sanitize_name,
+    validate_room,
+)
+from chat.store import Connection, NotConnected, NotInRoom, StoredMessage, TooManyRooms, message_from_item
+
+# API Gateway refuses messages over 128 KB; leave room for the envelope.
+MAX_REPLY_BYTES = 120 * 1024
+NOT_REGISTERED = "connection is not registered, reconnect"
+
+# ---- connections ---------------------------------------------------------------------------------
+
+
+def connect(
+    deps: Dependencies, connection_id: str, region: str, query: Mapping[str, Any], identity: Mapping[str, Any]
+) -> Connection:
+    """Record a new connection in its room (``?room=``, default lobby). With the authorizer on,
+    identity comes from the verified token (``identity``), never from the query string."""
+    room = validate_room(query.get("room") or DEFAULT_ROOM)
+    user_id = identity.get("userId") or identity.get("principalId") or f"anon:{connection_id}"
+    name = sanitize_name(identity.get("name") or query.get("name"), fallback=f"guest-{connection_id[:6]}")
+    connection = deps.store.connections.add(
+        connection_id, region, user_id, name, room, deps.settings.connection_ttl_seconds, now=deps.clock()
+    )
+    log.info("connected", connectionId=connection_id, region=region, room=room)
+    return connection
+
+
+def disconnect(deps: Dependencies, connection_id: str) -> int:
+    rooms = deps.store.connections.remove(connection_id)
+    log.info("disconnected", connectionId=connection_id, rooms=rooms)
+    return rooms
+
+
+def _registered(deps: Dependencies, connection_id: str, cmid: str | None = None) -> Connection:
+    connection = deps.store.connections.get(connection_id, now=deps.clock())
+    if connection is None:
+        raise ProtocolError("unauthorized", NOT_REGISTERED, cmid)
+    return connection
+
+
+# ---- rooms ---------------------------------------------------------------------------------------
+
+
+def join(deps: Dependencies, connection_id: str, room: str) -> dict[str, Any]:
+    try:
+        deps.store.memberships.join(_registered(deps, connection_id), room)
+    except TooManyRooms:
+        raise ProtocolError("invalid_request", "too many rooms joined; leave one first") from None
+    log.info("room_joined", connectionId=connection_id, room=room)
+    return {"type": "joined", "room": room}
+
+
+def leave(deps: Dependencies, connection_id: str, room: str) -> dict[str, Any]:
+    try:
+        deps.store.memberships.leave(_registered(deps, connection_id), room)
+    except NotInRoom:
+        raise ProtocolError("not_in_room", f"not a member of room {room!r}") from None
+    except NotConnected:
+        raise ProtocolError("unauthorized", NOT_REGISTERED) from None
+    log.info("room_left", connectionId=connection_id, room=room)
+    return {"type": "left", "room": room}
+
+
+def history(deps: Dependencies, connection_id: str, region: str, request: History) -> dict[str, Any]:
+    if deps.store.memberships.get(request.room, region, connection_id, now=deps.clock()) is None:
+        raise ProtocolError("not_in_room", f"join room {request.room!r} to read its history")
+    messages, older = deps.store.messages.history(request.room, request.limit, request.before)
+    return history_frame(request.room, messages, older)
+
+
+def history_frame(room: str, messages: list[StoredMessage], older: str | None) -> dict[str, Any]:
+    """The history reply, trimmed from the oldest end to fit one WebSocket message; the cursor then
+    points at the oldest message kept, so the trimmed ones come with the next page."""
+    frames = [_message_frame(m) for m in messages]
+    sizes = [len(encode(f).encode()) + 1 for f in frames]
+    start, total = 0, sum(sizes)
+    while total > MAX_REPLY_BYTES and start < len(frames) - 1:
+        total -= sizes[start]
+        start += 1
+    if start:
+        older = messages[start].sort_key
+    return {
+        "type": "history",
+        "room": room,
+        "messages": frames[start:],
+        "next": encode_cursor(older) if older else None,
+    }
+
+
+def _message_frame(message: StoredMessage) -> dict[str, Any]:
+    return message_frame(message.room, message.message_id, message.sender, message.text, message.ts)
+
+
+# ---- messages ------------------------------------------------------------------------------------
+
+
+def send(
+    deps: Dependencies, connection_id: str, delivery: Delivery, request: SendMessage, deadline: float
+) -> StoredMessage:
+    """Persist first, then ack the sender, then fan out to the room's members in this region.
+    A retry with the same ``clientMessageId`` is acked with the stored message and not fanned out again."""
+    cmid, region = request.client_message_id, delivery.region
+    room = request.room or _registered(deps, connection_id, cmid).room
+    member = deps.store.memberships.get(room, region, connection_id, now=deps.clock())
+    if member is None:
+        raise ProtocolError("not_in_room", f"join room {room!r} before sending to it", cmid)
+    ts = int(deps.clock() * 1000)
+    message, is_new = deps.store.messages.put(
+        room, new_message_id(ts), member.name, member.user_id, request.text, ts, region, cmid
+    )
+    ack = ack_frame(cmid, message.message_id, message.ts)
+    settle(deps, delivery, [delivery.send(connection_id, ack, deadline)], ack, room=None)
+    if not is_new:
+        log.info("message_duplicate", room=room, messageId=message.message_id, connectionId=connection_id)
+        return message
+    report = fan_out(deps, delivery, message, deadline)
+    log.info("message_sent", room=room, messageId=message.message_id, connectionId=connection_id, **report.counts())
+    return message
+
+
+def fan_out(deps: Dependencies, delivery: Delivery, message: StoredMessage, deadline: float) -> DeliveryReport:
+    """Deliver a stored message to every member of its room in ``delivery``'s region."""
+    frame = _message_frame(message)
+    members = deps.store.memberships.connection_ids(message.room, delivery.region, now=deps.clock())
+    report = delivery.broadcast(members, frame, deadline)
+    settle(deps, delivery, report.undelivered, frame, message.room)
+    return report
+
+
+def settle(
+    deps: Dependencies, delivery: Delivery, outcomes: Iterable[Outcome], frame: dict[str, Any], room: str | None
+) -> None:
+    """Act on what delivery reported: a gone connection is pruned with its memberships (TTL removes
+    it later if that fails), a failed delivery goes to the DLQ."""
+    for outcome in outcomes:
+        if outcome.status == "gone":
+            try:
+                rooms = deps.store.connections.remove(outcome.connection_id)
+                log.info("stale_connection_pruned", connectionId=outcome.connection_id, rooms=rooms)
+            except (ClientError, BotoCoreError) as err:
+                log.warning(
+                    "stale_connection_prune_failed", connectionId=outcome.connection_id, **log.describe_error(err)
+                )
+        elif outcome.status == "failed":
+            deps.dead_letters.park(outcome, frame, room, delivery.region, delivery.endpoint_url)
+
+
+# ---- cross-region fan-in from the table's stream ---------------------------------------------------
+
+
+def is_foreign_message(record: Mapping[str, Any], region: str) -> bool:
+    """The event source mapping's filter, checked again here: a message insert from elsewhere."""
+    if record.get("eventName") != "INSERT":
+        return False
+    image = (record.get("dynamodb") or {}).get("NewImage") or {}
+    origin = image.get("originRegion", {}).get("S")
+    return image.get("SK", {}).get("S", "").startswith("MSG#") and bool(origin) and origin != region
+
+
+def fan_in(deps: Dependencies, records: Iterable[Mapping[str, Any]], delivery: Delivery, deadline: float) -> list[str]:
+    """Deliver messages stored in other regions to this region's members. Returns the sequence
+    number of the first record that failed (the stream resumes from it), or nothing."""
+    for record in records:
+        if not is_foreign_message(record, delivery.region):
+            continue
+        message = message_from_item(record["dynamodb"]["NewImage"])
+        try:
+            report = fan_out(deps, delivery, message, deadline)
+        except Exception as err:  # any failure: report the record rather than lose the rest of the batch
+            log.error("fanout_record_failed", eventID=record.get("eventID"), **log.describe_error(err))
+            return [record["dynamodb"]["SequenceNumber"]]
+        log.info(
+            "message_fanned_out",
+            room=message.room,
+            messageId=message.message_id,
+            origin=message.origin_region,
+            region=delivery.region,
+            **report.counts(),
+        )
+    return []
+
+
+# ---- health --------------------------------------------------------------------------------------
+
+
+def health(deps: Dependencies, region: str) -> dict[str, Any]:
+    """Whether this region can read its table (Route 53 health checks call this through /health)."""
+    try:
+        deps.store.ping()
+        table = "ok"
+    except (ClientError, BotoCoreError) as err:
+        log.error("health_table_failed", **log.describe_error(err))
+        table = "unavailable"
+    status = "ok" if table == "ok" else "unhealthy"
+    return {"status": status, "region": region, "version": deps.settings.app_version, "checks": {"table": table}}

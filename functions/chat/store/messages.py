@@ -1,0 +1,141 @@
+"""Message items and their idempotency records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chat import retry
+from chat.store import codec, keys
+from chat.store.table import Table, condition_failed, transaction_conflict
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+# Concurrent retries of one message can make DynamoDB cancel with TransactionConflict; the loser's
+# next try then sees the idempotency record and reads the winner's message.
+TRANSACTION_RETRY = retry.RetryPolicy(max_attempts=4)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    room: str
+    message_id: str
+    sender: str
+    text: str
+    ts: int
+    origin_region: str
+    sort_key: str
+
+
+def message_from_item(raw: dict[str, Any]) -> StoredMessage:
+    """Decode a message item (also the NewImage of a stream record)."""
+    item = codec.decode(raw)
+    return StoredMessage(
+        room=item["room"],
+        message_id=item["messageId"],
+        sender=item["sender"],
+        text=item["text"],
+        ts=item["ts"],
+        origin_region=item.get("originRegion", ""),
+        sort_key=item["SK"],
+    )
+
+
+@dataclass(frozen=True)
+class Messages:
+    table: Table
+
+    def put(
+        self,
+        room: str,
+        message_id: str,
+        sender: str,
+        sender_id: str,
+        text: str,
+        ts: int,
+        origin_region: str,
+        client_message_id: str | None = None,
+    ) -> tuple[StoredMessage, bool]:
+        """Persist a message. With a client message id the write is idempotent: a retry returns the
+        originally stored message and ``False`` (not new) instead of writing a second copy."""
+        sort_key = keys.message_sort_key(ts, message_id)
+        item = {
+            **keys.message_key(room, sort_key),
+            "type": "message",
+            "room": room,
+            "messageId": message_id,
+            "sender": sender,
+            "senderId": sender_id,
+            "text": text,
+            "ts": ts,
+            "originRegion": origin_region,
+        }
+        message_put = {
+            "TableName": self.table.name,
+            "Item": codec.encode(item),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+        message = StoredMessage(room, message_id, sender, text, ts, origin_region, sort_key)
+        if client_message_id is None:
+            self.table.db.put_item(**message_put)
+            return message, True
+        idem_key = keys.idempotency_key(room, client_message_id)
+        record = {
+            **idem_key,
+            "type": "idempotency",
+            "messageId": message_id,
+            "messageSk": sort_key,
+            "senderId": sender_id,
+            "expiresAt": ts // 1000 + IDEMPOTENCY_TTL_SECONDS,
+        }
+        record_put = {
+            "TableName": self.table.name,
+            "Item": codec.encode(record),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+        if self._write_once([{"Put": record_put}, {"Put": message_put}]):
+            return message, True
+        return self._original(idem_key), False
+
+    def _write_once(self, transaction: list[dict[str, Any]]) -> bool:
+        """True when written; False when the idempotency record (item 0) already exists."""
+        try:
+            retry.call(
+                lambda: self.table.db.transact_write_items(TransactItems=transaction),
+                retryable=transaction_conflict,
+                policy=TRANSACTION_RETRY,
+            )
+        except ClientError as err:
+            if condition_failed(err, 0):
+                return False
+            raise
+        return True
+
+    def _original(self, idem_key: dict[str, str]) -> StoredMessage:
+        get = self.table.db.get_item
+        record = get(TableName=self.table.name, Key=codec.encode(idem_key), ConsistentRead=True).get("Item")
+        original = None
+        if record:
+            key = keys.message_key(idem_key["PK"].removeprefix("ROOM#"), record["messageSk"]["S"])
+            original = get(TableName=self.table.name, Key=codec.encode(key), ConsistentRead=True).get("Item")
+        if not original:
+            raise RuntimeError("idempotency record without its message")
+        return message_from_item(original)
+
+    def history(self, room: str, limit: int, before: str | None = None) -> tuple[list[StoredMessage], str | None]:
+        """One page of messages, oldest → newest, and the sort key to continue from (older), if any.
+        Reads one item more than asked so that "no more" is exact, not a trailing empty page."""
+        request: dict[str, Any] = {
+            "TableName": self.table.name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :msg)",
+            "ExpressionAttributeValues": codec.encode({":pk": keys.room_pk(room), ":msg": keys.MESSAGE_PREFIX}),
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+        }
+        if before:
+            request["ExclusiveStartKey"] = codec.encode(keys.message_key(room, before))
+        items = self.table.db.query(**request).get("Items", [])
+        messages = [message_from_item(item) for item in items[:limit]]
+        messages.reverse()
+        return messages, (messages[0].sort_key if len(items) > limit else None)
