@@ -63,21 +63,22 @@ def non_negative_int(value: str) -> int:
     return number
 
 
-def positive_seconds(value: str) -> float:
+def _number(value: str, what: str) -> float:
     try:
-        seconds = float(value)
+        return float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not {what}") from None
+
+
+def positive_seconds(value: str) -> float:
+    seconds = _number(value, "a number of seconds")
     if not math.isfinite(seconds) or seconds <= 0:
         raise argparse.ArgumentTypeError(f"{value!r} must be a number of seconds > 0")
     return seconds
 
 
 def rate(value: str) -> float:
-    try:
-        share = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    share = _number(value, "a number")
     if not 0.0 <= share <= 1.0:  # NaN fails this too
         raise argparse.ArgumentTypeError(f"{value!r} must be between 0 and 1")
     return share

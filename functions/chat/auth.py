@@ -102,3 +102,8 @@ def policy(principal: str, effect: str, resource: str, context: dict[str, str] |
     if context:
         result["context"] = context
     return result
+
+
+def unauthorized(err: Exception) -> Any:
+    """The authorizer's answer when it fails: API Gateway answers 401 and refuses the upgrade."""
+    raise Exception("Unauthorized") from err

@@ -6,18 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from chat import log
-from chat.auth import InvalidToken, policy, signing_secret, verify
+from chat.auth import InvalidToken, policy, signing_secret, unauthorized, verify
 from chat.config import settings
 from chat.events import query_of
 from chat.protocol import sanitize_name
 from chat.runtime import entrypoint
 
 
-def _deny_on_error(err: Exception) -> Any:
-    raise Exception("Unauthorized") from err  # API Gateway answers 401 and refuses the upgrade
-
-
-@entrypoint(failure=_deny_on_error)
+@entrypoint(failure=unauthorized)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     method_arn = event.get("methodArn", "*")
     try:

@@ -71,32 +71,24 @@ class Messages:
             "ts": ts,
             "originRegion": origin_region,
         }
-        message_put = {
-            "TableName": self.table.name,
-            "Item": codec.encode(item),
-            "ConditionExpression": "attribute_not_exists(PK)",
-        }
+        message_put = self._put_new(item)
         message = StoredMessage(room, message_id, sender, text, ts, origin_region, sort_key)
         if client_message_id is None:
             self.table.db.put_item(**message_put)
             return message, True
         idem_key = keys.idempotency_key(room, client_message_id)
-        record = {
-            **idem_key,
-            "type": "idempotency",
-            "messageId": message_id,
-            "messageSk": sort_key,
-            "senderId": sender_id,
-            "expiresAt": ts // 1000 + IDEMPOTENCY_TTL_SECONDS,
-        }
-        record_put = {
-            "TableName": self.table.name,
-            "Item": codec.encode(record),
-            "ConditionExpression": "attribute_not_exists(PK)",
-        }
-        if self._write_once([{"Put": record_put}, {"Put": message_put}]):
+        expires_at = ts // 1000 + IDEMPOTENCY_TTL_SECONDS
+        record: dict[str, Any] = dict(idem_key, type="idempotency", messageId=message_id, messageSk=sort_key)
+        record["senderId"] = sender_id
+        record["expiresAt"] = expires_at
+        if self._write_once([{"Put": self._put_new(record)}, {"Put": message_put}]):
             return message, True
         return self._original(idem_key), False
+
+    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A Put that never overwrites: message ids and idempotency records are written once."""
+        condition = "attribute_not_exists(PK)"
+        return {"TableName": self.table.name, "Item": codec.encode(item), "ConditionExpression": condition}
 
     def _write_once(self, transaction: list[dict[str, Any]]) -> bool:
         """True when written; False when the idempotency record (item 0) already exists."""
