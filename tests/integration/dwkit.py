@@ -225,7 +225,7 @@ def running(backend: tuple[str, str | None], *args: str, regions: int = 1) -> It
         yield runtime
     finally:
         code = runtime.stop()
-    # Checked after the tests that used it: DESIGN.md says it stops cleanly on SIGTERM.
+    # Checked after the tests that used it: the runtime must stop cleanly on SIGTERM.
     assert code == 0, f"runtime exited with {code} on SIGTERM; output:\n{runtime.output()}"
 
 

@@ -1,4 +1,4 @@
-"""Two regions (`--regions 2`, issue 4): a client of region A (PORT) and one of region B (PORT+1)
+"""Two regions (`--regions 2`): a client of region A (PORT) and one of region B (PORT+1)
 share a room over the one table; cross-region delivery goes through the stream consumers, exactly
 once per recipient, and never through another region's @connections. Once per backend."""
 

@@ -1,4 +1,4 @@
-"""Wire protocol v1: every rule of DESIGN.md, and every way a frame can be wrong."""
+"""Wire protocol v1: every rule of docs/protocol.md, and every way a frame can be wrong."""
 
 from __future__ import annotations
 
