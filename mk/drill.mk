@@ -1,4 +1,4 @@
-# Failover drill (issue 4): `make drill ENV=dev [DRILL_ARGS="--dry-run"]`. See README, "Failover".
+# Failover drill: `make drill ENV=dev [DRILL_ARGS="--dry-run"]`. Runbook: docs/runbooks/failover-drill.md.
 .PHONY: drill
 
 # Checked at parse time so a missing ENV fails before `setup` spends a minute installing.
