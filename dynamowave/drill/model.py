@@ -1,4 +1,4 @@
-"""Types, constants and errors shared by every part of the drill; no side effects."""
+"""Types, constants and errors shared by every part of the drill, and the real clock."""
 
 from __future__ import annotations
 
