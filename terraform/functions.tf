@@ -65,67 +65,57 @@ locals {
     ]
   }
 
-  function_defaults = {
+  # Sizing: memory (MB), timeout (s), the expected p99 duration (ms: sizes reserved concurrency,
+  # see "Concurrency" in terraform/README.md; a function that delivers may run for its whole
+  # delivery budget), and warm-up instances per warmer run. Reserved concurrency is null
+  # (unreserved) unless var.functions reserves it: a brand-new account has a quota of 10.
+  function_sizing = {
+    authorizer   = { memory_size = 128, timeout = 5, p99_ms = 100, warm_instances = 2 }
+    connect      = { memory_size = 256, timeout = 10, p99_ms = 200, warm_instances = 2 }
+    default      = { memory_size = 128, timeout = 5, p99_ms = 50, warm_instances = 0 }
+    disconnect   = { memory_size = 256, timeout = 10, p99_ms = 200, warm_instances = 0 }
+    fanout       = { memory_size = 512, timeout = 60, p99_ms = 5500, warm_instances = 0 }
+    health       = { memory_size = 128, timeout = 5, p99_ms = 100, warm_instances = 0 }
+    ping         = { memory_size = 128, timeout = 5, p99_ms = 50, warm_instances = 1 }
+    rooms        = { memory_size = 256, timeout = 10, p99_ms = 300, warm_instances = 1 }
+    send_message = { memory_size = 512, timeout = 15, p99_ms = 5500, warm_instances = 2 }
+    warmer       = { memory_size = 256, timeout = 30, p99_ms = 1000, warm_instances = 0 }
+  }
+
+  # What each function runs with and may do.
+  function_access = {
     connect = {
-      description          = "$connect: records the connection (TTL) and joins its room"
-      memory_size          = 256
-      timeout              = 10
-      reserved_concurrency = 20
-      warm_instances       = 2
-      environment          = merge(local.env_table, { CONNECTION_TTL_SECONDS = tostring(var.app_settings.connection_ttl_seconds) })
-      policy_statements    = local.table_statements.connect
+      description       = "$connect: records the connection (TTL) and joins its room"
+      environment       = merge(local.env_table, { CONNECTION_TTL_SECONDS = tostring(var.app_settings.connection_ttl_seconds) })
+      policy_statements = local.table_statements.connect
     }
     disconnect = {
-      description          = "$disconnect: removes the connection and its memberships"
-      memory_size          = 256
-      timeout              = 10
-      reserved_concurrency = 10
-      warm_instances       = 0
-      environment          = local.env_table
-      policy_statements    = local.table_statements.disconnect
+      description       = "$disconnect: removes the connection and its memberships"
+      environment       = local.env_table
+      policy_statements = local.table_statements.disconnect
     }
     default = {
-      description          = "$default: error frames for unknown actions and bad JSON"
-      memory_size          = 128
-      timeout              = 5
-      reserved_concurrency = 5
-      warm_instances       = 0
-      environment          = {}
-      policy_statements    = []
+      description       = "$default: error frames for unknown actions and bad JSON"
+      environment       = {}
+      policy_statements = []
     }
     ping = {
-      description          = "ping: pong with the region"
-      memory_size          = 128
-      timeout              = 5
-      reserved_concurrency = 10
-      warm_instances       = 1
-      environment          = { APP_VERSION = var.app_settings.app_version }
-      policy_statements    = []
+      description       = "ping: pong with the region"
+      environment       = { APP_VERSION = var.app_settings.app_version }
+      policy_statements = []
     }
     send_message = {
-      description          = "sendMessage: persist, ack, fan out to the room in this region"
-      memory_size          = 512
-      timeout              = 15
-      reserved_concurrency = 50
-      warm_instances       = 2
-      environment          = merge(local.env_table, local.env_delivery)
-      policy_statements    = concat(local.table_statements.send_message, [local.manage_connections], local.queue_send.DeliveryDlq)
+      description       = "sendMessage: persist, ack, fan out to the room in this region"
+      environment       = merge(local.env_table, local.env_delivery)
+      policy_statements = concat(local.table_statements.send_message, [local.manage_connections], local.queue_send.DeliveryDlq)
     }
     rooms = {
-      description          = "joinRoom / leaveRoom / history"
-      memory_size          = 256
-      timeout              = 10
-      reserved_concurrency = 20
-      warm_instances       = 1
-      environment          = merge(local.env_table, { CONNECTION_TTL_SECONDS = tostring(var.app_settings.connection_ttl_seconds) })
-      policy_statements    = local.table_statements.rooms
+      description       = "joinRoom / leaveRoom / history"
+      environment       = merge(local.env_table, { CONNECTION_TTL_SECONDS = tostring(var.app_settings.connection_ttl_seconds) })
+      policy_statements = local.table_statements.rooms
     }
     authorizer = {
-      description          = "REQUEST authorizer on $connect (HS256 token in ?token=)"
-      memory_size          = 128
-      timeout              = 5
-      reserved_concurrency = 20
-      warm_instances       = 2
+      description = "REQUEST authorizer on $connect (HS256 token in ?token=)"
       environment = {
         AUTH_SECRET_PARAMETER = aws_ssm_parameter.auth_secret.name
         AUTH_ISSUER           = var.auth_issuer
@@ -141,12 +131,8 @@ locals {
       ]
     }
     fanout = {
-      description          = "Stream consumer: delivers messages from other regions to this region's members"
-      memory_size          = 512
-      timeout              = 60
-      reserved_concurrency = 10
-      warm_instances       = 0
-      environment          = merge(local.env_table, local.env_delivery)
+      description = "Stream consumer: delivers messages from other regions to this region's members"
+      environment = merge(local.env_table, local.env_delivery)
       policy_statements = concat(
         local.table_statements.fanout,
         [
@@ -171,20 +157,12 @@ locals {
       )
     }
     health = {
-      description          = "GET /health: table reachable, region and version"
-      memory_size          = 128
-      timeout              = 5
-      reserved_concurrency = 2
-      warm_instances       = 0
-      environment          = merge(local.env_table, { APP_VERSION = var.app_settings.app_version })
-      policy_statements    = local.table_statements.health
+      description       = "GET /health: table reachable, region and version"
+      environment       = merge(local.env_table, { APP_VERSION = var.app_settings.app_version })
+      policy_statements = local.table_statements.health
     }
     warmer = {
-      description          = "Keeps the critical DynamoWave functions warm (best effort; schedule: module.warmer)"
-      memory_size          = 256
-      timeout              = 30
-      reserved_concurrency = 1
-      warm_instances       = 0
+      description = "Keeps the critical DynamoWave functions warm (best effort; schedule: module.warmer)"
       # The warmer reads WARM_TARGETS = {"<deployed function name>": N}.
       environment = { WARM_TARGETS = jsonencode({ for k, n in local.warm_targets : local.function_names[k] => n }) }
       # Exactly the target functions, nothing else.
@@ -197,13 +175,12 @@ locals {
     }
   }
 
-  # Defaults overridden per function by var.functions.
+  # The defaults, overridden per function by var.functions (null = keep the default).
   function_specs = {
-    for k, s in local.function_defaults : k => merge(s, {
-      memory_size          = coalesce(try(var.functions[k].memory_size, null), s.memory_size)
-      timeout              = coalesce(try(var.functions[k].timeout, null), s.timeout)
-      reserved_concurrency = coalesce(try(var.functions[k].reserved_concurrency, null), s.reserved_concurrency)
-      warm_instances       = coalesce(try(var.functions[k].warm_instances, null), s.warm_instances)
+    for k, s in local.function_sizing : k => merge(local.function_access[k], {
+      for field in ["memory_size", "timeout", "p99_ms", "warm_instances"] : field => coalesce(try(var.functions[k][field], null), s[field])
+      }, {
+      reserved_concurrency = try(var.functions[k].reserved_concurrency, null)
     })
   }
   # Function => N concurrent warm-up invocations per warmer run (the warmer's WARM_TARGETS).

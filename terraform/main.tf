@@ -38,11 +38,22 @@ locals {
   }
 
   # The table's key schema is shared with the local runtime.
-  table_schema     = jsondecode(file("${path.module}/modules/table/schema.json"))
-  table_name       = local.is_primary ? module.table[0].name : data.aws_dynamodb_table.replica[0].name
-  table_arn        = local.is_primary ? module.table[0].arn : data.aws_dynamodb_table.replica[0].arn
-  table_stream_arn = local.is_primary ? module.table[0].stream_arn : data.aws_dynamodb_table.replica[0].stream_arn
-  table_kms_arn    = local.is_primary ? module.table[0].kms_key_arn : data.aws_dynamodb_table.replica[0].server_side_encryption[0].kms_key_arn
+  table_schema = jsondecode(file("${path.module}/modules/table/schema.json"))
+  # SECONDARY: the replica, when it exists (the guard refuses a plan without it; a destroy goes on).
+  replica_found = !local.is_primary && contains(try(data.aws_dynamodb_tables.this_region[0].names, []), local.name_prefix)
+  replica       = one(data.aws_dynamodb_table.replica[*])
+  table_name    = local.is_primary ? module.table[0].name : local.name_prefix
+  table_arn     = local.is_primary ? module.table[0].arn : try(local.replica.arn, "arn:${local.partition}:dynamodb:${var.region}:${local.account_id}:table/${local.name_prefix}")
+  # (placeholders only while the replica is missing: the guard refuses that plan; a destroy needs no values)
+  table_stream_arn = local.is_primary ? module.table[0].stream_arn : try(local.replica.stream_arn, "${local.table_arn}/stream/missing")
+  table_kms_arn    = local.is_primary ? module.table[0].kms_key_arn : try(local.replica.server_side_encryption[0].kms_key_arn, "arn:${local.partition}:kms:${var.region}:${local.account_id}:key/missing")
+  # Read autoscaling of the replica (primary's apply): the table and every GSI.
+  replica_read_resources = merge(
+    { table = { resource_id = "table/${local.name_prefix}", dimension = "dynamodb:table:ReadCapacityUnits" } },
+    { for g in try(local.table_schema.global_secondary_indexes, []) : "index-${g.name}" => {
+      resource_id = "table/${local.name_prefix}/index/${g.name}", dimension = "dynamodb:index:ReadCapacityUnits" }
+    },
+  )
   table_index_arns = [for g in try(local.table_schema.global_secondary_indexes, []) : "${local.table_arn}/index/${g.name}"]
 }
 
@@ -58,6 +69,14 @@ resource "terraform_data" "guard" {
     precondition {
       condition     = terraform.workspace == var.environment
       error_message = "Workspace \"${terraform.workspace}\" does not match environment \"${var.environment}\": run through make (it selects the workspace ENV)."
+    }
+    precondition {
+      condition     = local.is_primary || local.replica_found
+      error_message = "Table ${local.name_prefix} has no replica in ${var.region} yet: apply the primary region first: make apply ENV=${var.environment} REGION=${var.primary_region}"
+    }
+    precondition {
+      condition     = local.is_primary || local.primary_secret_version == tostring(var.auth_secret_version)
+      error_message = "The primary region ${var.primary_region} holds auth secret version ${coalesce(local.primary_secret_version, "none")}, this plan asks for ${var.auth_secret_version}: apply the primary region first: make apply ENV=${var.environment} REGION=${var.primary_region}"
     }
     precondition {
       condition     = local.is_primary == (var.region == var.primary_region)
@@ -110,7 +129,7 @@ module "logs_kms" {
   source = "./modules/kms_key"
 
   alias                   = "${local.name_prefix}-logs"
-  description             = "DynamoWave ${var.environment} log groups (Lambda and API access logs)"
+  description             = "DynamoWave ${var.environment} log groups (Lambda, API access and execution logs)"
   deletion_window_in_days = var.kms_deletion_window_in_days
   service_principal_statements = [{
     sid      = "CloudWatchLogsOwnLogGroupsOnly"
@@ -122,6 +141,7 @@ module "logs_kms" {
       values = [
         "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/lambda/${local.name_prefix}-*",
         "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/apigateway/${local.name_prefix}/*",
+        "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:API-Gateway-Execution-Logs_${module.websocket_api.api_id}/${local.stage_name}",
       ]
     }]
   }]
@@ -142,12 +162,6 @@ module "functions" {
     log_retention_in_days = var.log_retention_in_days
     log_kms_key_arn       = module.logs_kms.arn
   }
-}
-
-# The warmer used to be a module of its own around modules/function.
-moved {
-  from = module.warmer.module.function
-  to   = module.functions["warmer"]
 }
 
 module "warmer" {
@@ -191,9 +205,10 @@ module "websocket_api" {
     zone_id     = var.custom_domain.hosted_zone_id
     # With two regions the failover records own the name (module.dns_failover).
     create_alias_record = !local.dns_failover
+    # Both regions' certificates for the name share one validation record: the primary's state
+    # owns it, the secondary's certificate waits for it.
+    create_validation_records = local.is_primary
   } : null
-
-  depends_on = [aws_api_gateway_account.this]
 }
 
 module "alarms" {

@@ -134,3 +134,12 @@ output "fanout_failure_queue_url" {
   description = "SQS queue receiving the metadata of stream batches the fan-out gave up on (ESM on-failure destination)."
   value       = module.fanout_failures.url
 }
+
+output "failover" {
+  description = "How clients reach this environment: DNS failover on (the failover URL) or off (each region's own URL, no health checks, no failover records)."
+  value = local.dns_failover ? "DNS failover on: clients use wss://${var.custom_domain.name}/${local.stage_name} (PRIMARY ${var.primary_region}, SECONDARY ${var.secondary_region})" : (
+    local.two_regions
+    ? "DNS failover off (custom_domain is null): no health checks, no failover records; clients use each region's own URL, this region's is ${module.websocket_api.stage_invoke_url}"
+    : "Single region: clients use ${module.websocket_api.websocket_url}"
+  )
+}

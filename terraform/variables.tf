@@ -143,11 +143,12 @@ variable "table_autoscaling" {
 
 
 variable "functions" {
-  description = "Per-function overrides of memory (MB), timeout (s), reserved concurrency and warm_instances (concurrent warm-up invocations per warmer run, 0-50; 0 = not warmed), keyed by manifest function name (dist/manifest.json)."
+  description = "Per-function overrides of memory (MB), timeout (s), reserved concurrency (null = unreserved, the default), p99_ms (expected p99 duration: sizes the reservation, see terraform/README.md) and warm_instances (concurrent warm-up invocations per warmer run, 0-50; 0 = not warmed), keyed by manifest function name (dist/manifest.json)."
   type = map(object({
     memory_size          = optional(number)
     timeout              = optional(number)
     reserved_concurrency = optional(number)
+    p99_ms               = optional(number)
     warm_instances       = optional(number)
   }))
   default = {}
@@ -207,6 +208,12 @@ variable "default_throttling" {
 }
 
 
+variable "min_unreserved_concurrency" {
+  description = "Lambda concurrency that must stay unreserved in the account and region after this stack's reservations (the plan reads the quota from Service Quotas and refuses otherwise)."
+  type        = number
+  default     = 100
+}
+
 variable "route_throttling" {
   description = "Tighter throttling per WebSocket route key (keys from the manifest's routes), e.g. sendMessage."
   type = map(object({
@@ -224,7 +231,7 @@ variable "route_throttling" {
 }
 
 variable "execution_logging_level" {
-  description = "API Gateway execution logging (OFF, ERROR, INFO)."
+  description = "API Gateway execution logging (OFF, ERROR, INFO). ERROR and INFO need the account's API Gateway CloudWatch role in this region: run `make bootstrap REGION=...` once per account and region."
   type        = string
   default     = "ERROR"
 
@@ -234,11 +241,6 @@ variable "execution_logging_level" {
   }
 }
 
-variable "manage_apigateway_account" {
-  description = "Create the account-level API Gateway CloudWatch Logs role for this region (WebSocket stage logging needs it). Exactly one state per account and region may manage it."
-  type        = bool
-  default     = false
-}
 
 
 
@@ -270,6 +272,10 @@ variable "custom_domain" {
   validation {
     condition     = var.custom_domain == null || can(regex(local.dns_name_pattern, var.custom_domain.name)) && can(regex(local.zone_id_pattern, var.custom_domain.hosted_zone_id))
     error_message = "custom_domain.name must be a lowercase DNS name such as chat.example.com and custom_domain.hosted_zone_id a Route 53 hosted zone id (Z...)."
+  }
+  validation {
+    condition     = var.environment != "prod" || var.secondary_region == null || var.custom_domain != null
+    error_message = "prod with a secondary_region needs custom_domain = { name, hosted_zone_id }: without it there are no health checks and no failover records, and clients of the primary never reach the secondary. Set it in env/prod.tfvars (dev may leave it null and use the per-region URLs)."
   }
 }
 

@@ -5,7 +5,8 @@ primary_region   = "eu-west-1"
 secondary_region = "eu-central-1"
 
 # Custom domain + DNS failover. null = none: each region is reached on its own execute-api URL
-# (outputs websocket_url / health_url) and nothing is created in Route 53. Set it to serve
+# (outputs websocket_url / health_url; the `failover` output says so after every apply) and
+# nothing is created in Route 53: no health checks, no failover records. Set it to serve
 # wss://<domain_name>/dev from the PRIMARY region with failover to the SECONDARY.
 custom_domain = null
 # custom_domain = { name = "chat-dev.example.com", hosted_zone_id = "Z0123456789ABCDEFGHIJ" } # public zone of the name
@@ -24,10 +25,7 @@ log_retention_in_days       = 14
 kms_deletion_window_in_days = 7
 tracing_mode                = "PassThrough"
 
-# Dev and prod in separate accounts (recommended): each manages its own API Gateway logging role.
-# If both share one account, set this to true in only one of them.
-manage_apigateway_account = true
-execution_logging_level   = "ERROR"
+execution_logging_level = "ERROR"
 
 table_autoscaling = {
   read_min  = 2
@@ -36,18 +34,13 @@ table_autoscaling = {
   write_max = 20
 }
 
-# Small reserved concurrency in dev (sum 48): the account still needs >= 100 unreserved.
+# No reserved concurrency in dev (the default: every function null = unreserved), so the first
+# apply works in a brand-new account (concurrency quota 10). Warm only the hot path.
 functions = {
-  connect      = { reserved_concurrency = 5, warm_instances = 1 }
-  disconnect   = { reserved_concurrency = 5 }
-  default      = { reserved_concurrency = 2 }
-  ping         = { reserved_concurrency = 3, warm_instances = 0 }
-  send_message = { reserved_concurrency = 10, warm_instances = 1 }
-  rooms        = { reserved_concurrency = 5, warm_instances = 1 }
-  authorizer   = { reserved_concurrency = 5, warm_instances = 0 }
-  fanout       = { reserved_concurrency = 5 }
-  health       = { reserved_concurrency = 2 }
-  warmer       = { reserved_concurrency = 1 }
+  authorizer   = { warm_instances = 0 }
+  connect      = { warm_instances = 1 }
+  ping         = { warm_instances = 0 }
+  send_message = { warm_instances = 1 }
 }
 
 default_throttling = {

@@ -4,9 +4,9 @@ environment      = "prod"
 primary_region   = "eu-west-1"
 secondary_region = "eu-central-1"
 
-# Custom domain + DNS failover: clients use wss://<domain_name>/prod, Route 53 answers with the
-# PRIMARY region while its /health check is healthy, else with the SECONDARY. null = no custom
-# domain and no failover (clients use each region's execute-api URL).
+# Custom domain + DNS failover: clients use wss://<name>/prod, Route 53 answers with the PRIMARY
+# region while its /health check is healthy, else with the SECONDARY.
+# REQUIRED in prod with a secondary_region: the plan refuses null (no failover would be silent).
 custom_domain = null
 # custom_domain = { name = "chat.example.com", hosted_zone_id = "Z0123456789ABCDEFGHIJ" } # public zone of the name
 
@@ -24,8 +24,7 @@ log_retention_in_days       = 365
 kms_deletion_window_in_days = 30
 tracing_mode                = "Active"
 
-manage_apigateway_account = true
-execution_logging_level   = "ERROR"
+execution_logging_level = "ERROR"
 
 table_autoscaling = {
   read_min           = 10
@@ -35,21 +34,49 @@ table_autoscaling = {
   target_utilization = 70
 }
 
-# Module defaults apply (sum 148 reserved); raise per function after load tests.
-functions = {
-  connect      = { warm_instances = 3 }
-  authorizer   = { warm_instances = 3 }
-  send_message = { warm_instances = 3 }
-  rooms        = { warm_instances = 2 }
+# Concurrency (terraform/README.md, "Concurrency"): every route is throttled at the stage, and
+# each function reserves what those throttles can send it, burst + rate x p99:
+#   $connect     50 rps / burst 50 -> connect    50 + 50 x 0.2 s = 60, authorizer 50 + 50 x 0.1 s = 55
+#   $disconnect  50 / 50           -> disconnect 50 + 50 x 0.2 s = 60
+#   $default     10 / 10           -> default    10 + 10 x 0.05 s = 10.5 -> 11
+#   ping         50 / 50           -> ping       50 + 50 x 0.05 s = 52.5 -> 53
+#   sendMessage  50 / 50           -> send_message 50 + 50 x 2.5 s = 175 (p99 = the 2 s delivery budget + 0.5 s)
+#   joinRoom, leaveRoom, history 20 / 20 each -> rooms 3 x (20 + 20 x 0.3 s) = 78
+#   fanout: no route; 10 caps the stream consumer (shards x parallelization_factor), p99 = budget + 0.5 s
+#   warmer 1 (one run at a time); health unreserved (Route 53 sends ~2 rps)
+# Sum 503: the plan checks that the account's quota (Service Quotas L-B99A9384, 1,000 by default,
+# 10 in a brand-new account) leaves at least min_unreserved_concurrency (100) unreserved.
+app_settings = {
+  delivery_budget_ms = 2000
 }
 
+functions = {
+  authorizer   = { reserved_concurrency = 55, warm_instances = 3 }
+  connect      = { reserved_concurrency = 60, warm_instances = 3 }
+  default      = { reserved_concurrency = 11 }
+  disconnect   = { reserved_concurrency = 60 }
+  fanout       = { reserved_concurrency = 10, p99_ms = 2500 }
+  ping         = { reserved_concurrency = 53 }
+  rooms        = { reserved_concurrency = 78, warm_instances = 2 }
+  send_message = { reserved_concurrency = 175, p99_ms = 2500, warm_instances = 3 }
+  warmer       = { reserved_concurrency = 1 }
+}
+
+# Stage default (routes without their own limits) and per-route limits; all non-zero.
 default_throttling = {
-  burst_limit = 2000
-  rate_limit  = 1000
+  burst_limit = 10
+  rate_limit  = 10
 }
 
 route_throttling = {
-  sendMessage = { burst_limit = 500, rate_limit = 300 }
+  "$connect"    = { burst_limit = 50, rate_limit = 50 }
+  "$disconnect" = { burst_limit = 50, rate_limit = 50 }
+  "$default"    = { burst_limit = 10, rate_limit = 10 }
+  ping          = { burst_limit = 50, rate_limit = 50 }
+  sendMessage   = { burst_limit = 50, rate_limit = 50 }
+  joinRoom      = { burst_limit = 20, rate_limit = 20 }
+  leaveRoom     = { burst_limit = 20, rate_limit = 20 }
+  history       = { burst_limit = 20, rate_limit = 20 }
 }
 
 # alarm_emails = ["oncall@example.com"]

@@ -46,6 +46,8 @@ TABLE_ACTIONS = {
     "fanout": {"GetItem", "Query", "DeleteItem"},
     "health": {"GetItem"},
 }
+SIZING_KEYS = {"memory_size", "timeout", "p99_ms", "warm_instances"}
+ACCESS_KEYS = {"description", "environment", "policy_statements"}
 
 
 def tf_files() -> list[Path]:
@@ -180,17 +182,18 @@ def test_every_function_of_the_route_contract_has_a_terraform_spec(root, manifes
     from chat import routes  # imported by manifest_routes()
 
     names = {f.name for f in routes.FUNCTIONS}
-    specs = root.locals["function_defaults"]
-    assert set(specs) == names == set(manifest["functions"])
-    for name, spec in specs.items():
-        assert {
-            "description",
-            "memory_size",
-            "timeout",
-            "reserved_concurrency",
-            "environment",
-            "policy_statements",
-        } <= set(spec), name
+    sizing, access = root.locals["function_sizing"], root.locals["function_access"]
+    assert set(sizing) == set(access) == names == set(manifest["functions"])
+    for name in names:
+        assert set(sizing[name]) == SIZING_KEYS, name
+        assert set(access[name]) == ACCESS_KEYS, name
+    # every spec = sizing + access + the reservation (null unless var.functions sets one)
+    assert refs(root.locals["function_specs"]) >= {
+        "local.function_sizing",
+        "local.function_access[k]",
+        "var.functions[k][field]",
+        "var.functions[k].reserved_concurrency",
+    }
 
 
 def test_routes_come_from_the_manifest_only(root, modules):
@@ -266,7 +269,7 @@ def test_function_log_groups_have_kms_and_retention(modules):
 
 
 def test_function_environment_matches_the_functions_readme(root, modules):
-    specs = root.locals["function_defaults"]
+    specs = root.locals["function_access"]
     env = {k: refs(v["environment"]) | set(v["environment"]) for k, v in specs.items()}
     for fn in TABLE_ACTIONS:
         assert "local.env_table" in env[fn] or "TABLE_NAME" in env[fn], fn
@@ -290,7 +293,7 @@ def test_function_environment_matches_the_functions_readme(root, modules):
 
 def test_table_permissions_follow_the_contract(root):
     assert {k: set(v) for k, v in root.locals["table_actions"].items()} == TABLE_ACTIONS
-    specs = root.locals["function_defaults"]
+    specs = root.locals["function_access"]
     for fn in ("default", "ping"):
         assert specs[fn]["policy_statements"] == [], fn
     send = refs(specs["send_message"]["policy_statements"])
@@ -325,7 +328,7 @@ def test_no_iam_statement_allows_wildcard_actions(root, modules):
             continue  # a Deny may cover everything on purpose (e.g. insecure transport)
         for action in attr(st, "actions", []):
             assert action != "*" and not action.endswith(":*"), f"{where}: wildcard action {action}"
-    for fn, spec in root.locals["function_defaults"].items():
+    for fn, spec in root.locals["function_access"].items():
         statements = spec["policy_statements"]
         for st in statements if isinstance(statements, list) else []:
             if isinstance(st, dict):
@@ -347,7 +350,7 @@ def test_resource_star_only_where_aws_requires_it_with_a_comment():
 
 
 def test_warmer_may_invoke_exactly_its_targets(root):
-    spec = root.locals["function_defaults"]["warmer"]
+    spec = root.locals["function_access"]["warmer"]
     (statement,) = spec["policy_statements"]
     assert statement["actions"] == ["lambda:InvokeFunction"]
     assert refs(statement["resources"]) == {"local.warm_targets", "local.function_arns[k]"}
@@ -476,7 +479,7 @@ def test_stage_throttling_is_explicit_and_non_zero(root, modules):
 def test_stage_access_logs_are_json_to_an_encrypted_log_group(modules):
     ws = modules["websocket_api"]
     als = block(ws.resource("aws_apigatewayv2_stage"), "access_log_settings")
-    assert refs(attr(als, "destination_arn")) == {"aws_cloudwatch_log_group.this.arn"}
+    assert refs(attr(als, "destination_arn")) == {'aws_cloudwatch_log_group.this["access"].arn'}
     assert attr(als, "format").startswith("${jsonencode(")
     fields = re.findall(r"'(\w+)': '\$context\.([\w.]+)'", attr(als, "format"))
     assert len(fields) >= 10 and not {v for _, v in fields} & {"message", "body", "text"}  # never the message

@@ -69,21 +69,26 @@ def test_table_leaves_replicas_to_the_replica_resource(modules):
 def test_secondary_reads_its_replica_and_never_manages_it(root):
     assert refs(attr(root.modules["table"], "count")) == {"local.is_primary"}
     assert not root.of_type("aws_dynamodb_table")
-    for local in ("table_name", "table_arn", "table_stream_arn", "table_kms_arn"):
-        assert ref_roots(root.locals[local]) >= {"local.is_primary", "module.table"}, local
-        assert any(r.startswith("data.aws_dynamodb_table.replica") for r in refs(root.locals[local])), local
+    # the replica is read only when this region lists it: a lookup that cannot fail
+    assert refs(attr(root.data[("aws_dynamodb_table", "replica")], "count")) == {"local.replica_found"}
+    assert refs(root.locals["replica_found"]) >= {"local.is_primary", "data.aws_dynamodb_tables.this_region[0].names"}
+    assert refs(attr(root.data[("aws_dynamodb_tables", "this_region")], "count")) == {"local.is_primary"}
+    assert ref_roots(root.locals["replica"]) == {"data.aws_dynamodb_table.replica"}
+    for local in ("table_arn", "table_stream_arn", "table_kms_arn"):
+        assert ref_roots(root.locals[local]) >= {"local.is_primary", "module.table", "local.replica"}, local
+        assert "try(" in root.locals[local], f"{local}: the secondary's destroy must survive a missing replica"
+    assert refs(root.locals["table_name"]) == {"local.is_primary", "module.table[0].name", "local.name_prefix"}
 
 
 def test_secondary_plan_refuses_before_the_primary_created_the_replica(root):
-    data = root.data[("aws_dynamodb_table", "replica")]
-    pre, post = conditions(data), conditions(data, "postcondition")
-    assert pre and post
-    assert "data.aws_dynamodb_tables.this_region[0].names" in refs(pre[0]["condition"])
-    assert {"self.replica", "var.primary_region"} <= refs(post[0]["condition"])
-    for c in (*pre, *post):
-        assert "apply the primary region first: make apply ENV=" in c["error_message"]
-        assert {"var.environment", "var.primary_region"} <= refs(c["error_message"])
-    assert refs(attr(root.data[("aws_dynamodb_tables", "this_region")], "count")) == {"local.is_primary"}
+    guard = root.resource("terraform_data", "guard")
+    (check,) = [c for c in conditions(guard) if "local.replica_found" in refs(c["condition"])]
+    assert "local.is_primary" in refs(check["condition"])
+    assert "apply the primary region first: make apply ENV=" in check["error_message"]
+    assert {"var.environment", "var.primary_region"} <= refs(check["error_message"])
+    # and the replica found really belongs to the primary's global table
+    (post,) = conditions(root.data[("aws_dynamodb_table", "replica")], "postcondition")
+    assert {"self.replica", "var.primary_region"} <= refs(post["condition"])
 
 
 # ---------------------------------------------------------------- cross-region fan-out
@@ -180,12 +185,12 @@ def test_fanout_retries_and_record_age_are_bounded(root):
 
 def _statements(root, fn):
     """The fanout/send_message statements with the local builders they reference resolved."""
-    spec = root.locals["function_defaults"][fn]["policy_statements"]
+    spec = root.locals["function_access"][fn]["policy_statements"]
     return spec, refs(spec)
 
 
 def test_fanout_has_env_and_least_privilege(root):
-    spec = root.locals["function_defaults"]["fanout"]
+    spec = root.locals["function_access"]["fanout"]
     env = refs(spec["environment"])
     assert {"local.env_table", "local.env_delivery"} <= env
     delivery = root.locals["env_delivery"]
@@ -214,7 +219,7 @@ def test_fanout_has_env_and_least_privilege(root):
 
 
 def test_handlers_never_use_the_failover_name(root, modules):
-    for spec in root.locals["function_defaults"].values():
+    for spec in root.locals["function_access"].values():
         assert not {r for r in refs(spec) if "custom_domain" in r or "dns_failover" in r}
     assert not {r for r in refs(root.locals["env_delivery"]) if "custom_domain" in r}
     out = attr(modules["websocket_api"].outputs["management_endpoint"], "value")

@@ -27,15 +27,14 @@ module "kms" {
   alias        = "${var.name_prefix}-alarms"
   description  = "DynamoWave alarm topic ${var.name_prefix}-alarms"
   via_services = ["sns"]
+  # The statement AWS documents for CloudWatch alarm actions to an SNS topic encrypted with a
+  # customer managed key: CloudWatch itself, Decrypt + GenerateDataKey*, no conditions (a
+  # SourceAccount/SourceArn condition is not in the documented statement). Who may publish is
+  # limited by the topic policy below (this account's alarms only).
   service_principal_statements = [{
     sid      = "CloudWatchAlarmsPublishEncrypted"
     services = ["cloudwatch.amazonaws.com"]
     actions  = ["kms:Decrypt", "kms:GenerateDataKey*"]
-    conditions = [{
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }]
   }]
   tags = var.tags
 }

@@ -107,12 +107,26 @@ resource "aws_apigatewayv2_deployment" "this" {
   depends_on = [aws_apigatewayv2_route.this, aws_apigatewayv2_route_response.this]
 }
 
+# Access logs (the stage's JSON lines) and execution logs. API Gateway writes execution logs to
+# API-Gateway-Execution-Logs_{api_id}/{stage} and creates that group itself when it is missing:
+# unencrypted, never expiring and left behind by a destroy. Created here first instead, with the
+# stack's key and retention (the stage waits for both).
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_338:Retention is set per environment (log_retention_in_days): 365 days in prod, 14 in dev to limit cost.
-  name              = "/aws/apigateway/${var.name}/${var.stage_name}"
+  for_each = {
+    access    = "/aws/apigateway/${var.name}/${var.stage_name}"
+    execution = "API-Gateway-Execution-Logs_${aws_apigatewayv2_api.this.id}/${var.stage_name}"
+  }
+
+  name              = each.value
   retention_in_days = var.logs.retention_in_days
   kms_key_id        = var.logs.kms_key_arn
   tags              = var.tags
+}
+
+moved {
+  from = aws_cloudwatch_log_group.this
+  to   = aws_cloudwatch_log_group.this["access"]
 }
 
 resource "aws_apigatewayv2_stage" "this" {
@@ -124,7 +138,7 @@ resource "aws_apigatewayv2_stage" "this" {
   tags          = var.tags
 
   access_log_settings {
-    destination_arn = aws_cloudwatch_log_group.this.arn
+    destination_arn = aws_cloudwatch_log_group.this["access"].arn
     # Never the message body: identifiers, route, status and latency only.
     format = jsonencode({
       requestId          = "$context.requestId"
@@ -163,6 +177,8 @@ resource "aws_apigatewayv2_stage" "this" {
       logging_level            = var.logs.execution_logging_level
     }
   }
+
+  depends_on = [aws_cloudwatch_log_group.this]
 }
 
 # Optional custom domain (regional, TLS 1.2, ACM certificate validated through Route 53).
@@ -178,8 +194,11 @@ resource "aws_acm_certificate" "this" {
   }
 }
 
+# One state owns the validation record: ACM gives every certificate for the same name in the
+# same account the same CNAME, in every region. The primary's apply creates it
+# (create_validation_records); the secondary's certificate is validated by that record.
 resource "aws_route53_record" "validation" {
-  for_each = local.custom_domain ? {
+  for_each = local.custom_domain && try(var.custom_domain.create_validation_records, true) ? {
     for o in aws_acm_certificate.this[0].domain_validation_options : o.domain_name => o
   } : {}
 
@@ -188,15 +207,16 @@ resource "aws_route53_record" "validation" {
   type    = each.value.resource_record_type
   records = [each.value.resource_record_value]
   ttl     = 300
-  # The other region's certificate for the same name uses the same validation record.
-  allow_overwrite = true
 }
 
 resource "aws_acm_certificate_validation" "this" {
   count = local.custom_domain ? 1 : 0
 
-  certificate_arn         = aws_acm_certificate.this[0].arn
-  validation_record_fqdns = [for r in aws_route53_record.validation : r.fqdn]
+  certificate_arn = aws_acm_certificate.this[0].arn
+  # The record names ACM asks for (created by this state or by the primary's).
+  validation_record_fqdns = [for o in aws_acm_certificate.this[0].domain_validation_options : trimsuffix(o.resource_record_name, ".")]
+
+  depends_on = [aws_route53_record.validation]
 }
 
 resource "aws_apigatewayv2_domain_name" "this" {

@@ -43,9 +43,9 @@ output "route_keys" {
   value       = keys(aws_apigatewayv2_route.this)
 }
 
-output "access_log_group_name" {
-  description = "Access log group name."
-  value       = aws_cloudwatch_log_group.this.name
+output "log_group_names" {
+  description = "Log group names: access (the stage's JSON access log) and execution (API-Gateway-Execution-Logs_{api_id}/{stage})."
+  value       = { for k, g in aws_cloudwatch_log_group.this : k => g.name }
 }
 
 output "domain_target" {

@@ -78,11 +78,12 @@ variable "logs" {
 }
 
 variable "custom_domain" {
-  description = "Optional custom domain: name, Route 53 zone id for certificate validation, and whether to create a plain alias record (false when DNS failover records manage the name)."
+  description = "Optional custom domain: name, Route 53 zone id for certificate validation, whether to create a plain alias record (false when DNS failover records manage the name) and the ACM validation record (false where another state, the primary's, owns it)."
   type = object({
-    domain_name         = string
-    zone_id             = string
-    create_alias_record = optional(bool, true)
+    domain_name               = string
+    zone_id                   = string
+    create_alias_record       = optional(bool, true)
+    create_validation_records = optional(bool, true)
   })
   default = null
 }
