@@ -36,6 +36,7 @@ ERROR_CODES = frozenset(
         "rate_limited",
         "not_in_room",
         "unauthorized",
+        "conflict",
         "internal",
     }
 )
@@ -71,9 +72,18 @@ class LeaveRoom:
 
 @dataclass(frozen=True)
 class History:
+    """One page of a room's messages. At most one of: ``before`` (page backwards from the newest,
+    the default), ``since`` (forwards from an epoch-ms time, inclusive) or ``after`` (forwards)."""
+
     room: str
     limit: int = HISTORY_DEFAULT_LIMIT
     before: str | None = None  # the SK of the oldest message already seen (decoded cursor)
+    since: int | None = None
+    after: str | None = None  # the SK of the newest message already seen (decoded cursor)
+
+    @property
+    def forward(self) -> bool:
+        return self.since is not None or self.after is not None
 
 
 @dataclass(frozen=True)
@@ -171,15 +181,31 @@ def parse_request(frame: dict[str, Any]) -> Request:
     if action == "leaveRoom":
         return LeaveRoom(room=validate_room(frame.get("room")))
     if action == "history":
-        before = frame.get("before")
-        return History(
-            room=validate_room(frame.get("room")),
-            limit=_limit(frame),
-            before=None if before is None else decode_cursor(before),
-        )
+        return _history(frame)
     if action == "ping":
         return Ping()
     raise ProtocolError("unknown_action", f"unknown action {action[:64]!r}")
+
+
+MAX_TS_MS = 10**13 - 1  # message sort keys hold 13 digits of epoch milliseconds
+
+
+def _history(frame: dict[str, Any]) -> History:
+    room, limit = validate_room(frame.get("room")), _limit(frame)
+    given = [name for name in ("before", "since", "after") if frame.get(name) is not None]
+    if len(given) > 1:
+        raise ProtocolError("invalid_request", "history takes at most one of before, since and after")
+    since = frame.get("since")
+    if since is not None and (isinstance(since, bool) or not isinstance(since, int) or not 0 <= since <= MAX_TS_MS):
+        raise ProtocolError("invalid_request", "since must be an integer time in epoch milliseconds")
+    before, after = frame.get("before"), frame.get("after")
+    return History(
+        room=room,
+        limit=limit,
+        before=None if before is None else decode_cursor(before, "before"),
+        since=since,
+        after=None if after is None else decode_cursor(after, "after"),
+    )
 
 
 def parse_body(body: str | bytes | None) -> Request:
@@ -201,15 +227,16 @@ def encode_cursor(sort_key: str) -> str:
     return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: Any) -> str:
+def decode_cursor(cursor: Any, field: str = "before") -> str:
+    invalid = ProtocolError("invalid_request", f"{field} must be a cursor returned by history")
     if not isinstance(cursor, str) or not 1 <= len(cursor) <= 128:
-        raise ProtocolError("invalid_request", "before must be a cursor returned by history")
+        raise invalid
     try:
         sort_key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, ValueError):
-        raise ProtocolError("invalid_request", "before must be a cursor returned by history") from None
+        raise invalid from None
     if not _CURSOR_SK_RE.fullmatch(sort_key):
-        raise ProtocolError("invalid_request", "before must be a cursor returned by history")
+        raise invalid
     return sort_key
 
 

@@ -28,7 +28,15 @@ from chat.protocol import (
     sanitize_name,
     validate_room,
 )
-from chat.store import Connection, NotConnected, NotInRoom, StoredMessage, TooManyRooms, message_from_item
+from chat.store import (
+    ClientMessageIdConflict,
+    Connection,
+    NotConnected,
+    NotInRoom,
+    StoredMessage,
+    TooManyRooms,
+    message_from_item,
+)
 
 # API Gateway refuses messages over 128 KB; leave room for the envelope.
 MAX_REPLY_BYTES = 120 * 1024
@@ -91,27 +99,36 @@ def leave(deps: Dependencies, connection_id: str, room: str) -> dict[str, Any]:
 def history(deps: Dependencies, connection_id: str, region: str, request: History) -> dict[str, Any]:
     if deps.store.memberships.get(request.room, region, connection_id, now=deps.clock()) is None:
         raise ProtocolError("not_in_room", f"join room {request.room!r} to read its history")
-    messages, older = deps.store.messages.history(request.room, request.limit, request.before)
-    return history_frame(request.room, messages, older)
+    if request.forward:
+        page = deps.store.messages.history_forward(request.room, request.limit, request.since or 0, request.after)
+    else:
+        page = deps.store.messages.history(request.room, request.limit, request.before)
+    return history_frame(request.room, *page, forward=request.forward)
 
 
-def history_frame(room: str, messages: list[StoredMessage], older: str | None) -> dict[str, Any]:
-    """The history reply, trimmed from the oldest end to fit one WebSocket message; the cursor then
-    points at the oldest message kept, so the trimmed ones come with the next page."""
-    frames = [_message_frame(m) for m in messages]
-    sizes = [len(encode(f).encode()) + 1 for f in frames]
-    start, total = 0, sum(sizes)
-    while total > MAX_REPLY_BYTES and start < len(frames) - 1:
-        total -= sizes[start]
-        start += 1
-    if start:
-        older = messages[start].sort_key
-    return {
-        "type": "history",
-        "room": room,
-        "messages": frames[start:],
-        "next": encode_cursor(older) if older else None,
-    }
+def history_frame(
+    room: str, messages: list[StoredMessage], next_key: str | None, *, forward: bool = False
+) -> dict[str, Any]:
+    """The history reply (oldest → newest), trimmed to fit one WebSocket message from the end the
+    page continues towards; ``next`` then points at the last message kept, so the trimmed ones come
+    with the next page (older ones backwards, newer ones forwards)."""
+    # Lined up with the end the page continues towards first: that is where trimming starts.
+    page = [(m, _message_frame(m)) for m in (reversed(messages) if forward else messages)]
+    total = sum(_frame_bytes(frame) for _, frame in page)
+    trimmed = 0
+    while total > MAX_REPLY_BYTES and len(page) - trimmed > 1:
+        total -= _frame_bytes(page[trimmed][1])
+        trimmed += 1
+    if trimmed:
+        next_key = page[trimmed][0].sort_key
+    page = page[trimmed:]
+    frames = [frame for _, frame in (reversed(page) if forward else page)]
+    cursor = encode_cursor(next_key) if next_key else None
+    return {"type": "history", "room": room, "messages": frames, "next": cursor}
+
+
+def _frame_bytes(frame: dict[str, Any]) -> int:
+    return len(encode(frame).encode()) + 1  # + the separating comma
 
 
 def _message_frame(message: StoredMessage) -> dict[str, Any]:
@@ -125,23 +142,25 @@ def send(
     deps: Dependencies, connection_id: str, delivery: Delivery, request: SendMessage, deadline: float
 ) -> StoredMessage:
     """Persist first, then ack the sender, then fan out to the room's members in this region.
-    A retry with the same ``clientMessageId`` is acked with the stored message and not fanned out again."""
+    A retry with the same ``clientMessageId`` is acked with the stored message and fanned out again:
+    the first attempt may have died mid-fan-out, and members dedupe by ``messageId``."""
     cmid, region = request.client_message_id, delivery.region
     room = request.room or _registered(deps, connection_id, cmid).room
     member = deps.store.memberships.get(room, region, connection_id, now=deps.clock())
     if member is None:
         raise ProtocolError("not_in_room", f"join room {room!r} before sending to it", cmid)
     ts = int(deps.clock() * 1000)
-    message, is_new = deps.store.messages.put(
-        room, new_message_id(ts), member.name, member.user_id, request.text, ts, region, cmid
-    )
+    try:
+        message, is_new = deps.store.messages.put(
+            room, new_message_id(ts), member.name, member.user_id, request.text, ts, region, cmid
+        )
+    except ClientMessageIdConflict:
+        raise ProtocolError("conflict", "clientMessageId was already used for another text", cmid) from None
     ack = ack_frame(cmid, message.message_id, message.ts)
     settle(deps, delivery, [delivery.send(connection_id, ack, deadline)], ack, room=None)
-    if not is_new:
-        log.info("message_duplicate", room=room, messageId=message.message_id, connectionId=connection_id)
-        return message
     report = fan_out(deps, delivery, message, deadline)
-    log.info("message_sent", room=room, messageId=message.message_id, connectionId=connection_id, **report.counts())
+    event = "message_sent" if is_new else "message_resent"
+    log.info(event, room=room, messageId=message.message_id, connectionId=connection_id, **report.counts())
     return message
 
 

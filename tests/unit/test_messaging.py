@@ -135,7 +135,9 @@ def test_network_errors_are_retried_within_the_time_budget(aws, management, monk
     assert {r["error"] for r in dlq_records(_dlq())} == {"EndpointConnectionError"}
 
 
-def test_idempotent_retry_stores_and_delivers_once(aws, management) -> None:
+def test_idempotent_retry_stores_once_and_fans_out_again(aws, management) -> None:
+    """A retry may follow an attempt that died mid-fan-out: it is stored once, acked with the same
+    message, and fanned out again (at-least-once; members dedupe by messageId)."""
     join("alice")
     join("bob")
     frame = {"action": "sendMessage", "text": "once", "clientMessageId": "retry-me"}
@@ -144,8 +146,44 @@ def test_idempotent_retry_stores_and_delivers_once(aws, management) -> None:
     fake = management[endpoint()]
     acks = [f for f in fake.frames_for("alice") if f["type"] == "ack"]
     assert len(acks) == 2 and acks[0]["messageId"] == acks[1]["messageId"] and acks[0]["ts"] == acks[1]["ts"]
-    assert len(fake.frames_for("bob")) == 1
+    to_bob = fake.frames_for("bob")
+    assert len(to_bob) == 2 and {f["messageId"] for f in to_bob} == {acks[0]["messageId"]}
     assert len(messages_in(aws)) == 1
+
+
+def test_a_retry_whose_first_attempt_died_before_fan_out_still_reaches_everyone(aws, management) -> None:
+    join("alice")
+    join("bob")
+    fake = management[endpoint()]
+    fake.broken.add("bob")  # the first attempt's fan-out fails for bob (then goes to the DLQ)
+    frame = {"action": "sendMessage", "text": "eventually", "clientMessageId": "r-1"}
+    send("alice", frame)
+    fake.broken.clear()
+    send("alice", frame)
+    assert [f["text"] for f in fake.frames_for("bob")] == ["eventually"]
+
+
+def test_client_message_ids_are_scoped_to_the_sender(aws, management) -> None:
+    join("alice")
+    join("bob")
+    send("alice", {"action": "sendMessage", "text": "first", "clientMessageId": "dup1"})
+    send("bob", {"action": "sendMessage", "text": "B's own", "clientMessageId": "dup1"})
+    fake = management[endpoint()]
+    (alice_ack,) = [f for f in fake.frames_for("alice") if f["type"] == "ack"]
+    (bob_ack,) = [f for f in fake.frames_for("bob") if f["type"] == "ack"]
+    assert alice_ack["messageId"] != bob_ack["messageId"]
+    assert sorted(m["text"]["S"] for m in messages_in(aws)) == ["B's own", "first"]
+    assert "B's own" in [f.get("text") for f in fake.frames_for("alice")]
+
+
+def test_reusing_a_client_message_id_for_another_text_is_a_conflict(aws, management) -> None:
+    join("alice")
+    send("alice", {"action": "sendMessage", "text": "first", "clientMessageId": "dup1"})
+    before = all_items(aws)
+    reply = send("alice", {"action": "sendMessage", "text": "changed", "clientMessageId": "dup1"})
+    assert reply["code"] == "conflict" and reply["clientMessageId"] == "dup1"
+    assert all_items(aws) == before
+    assert [f["type"] for f in management[endpoint()].frames_for("alice")] == ["ack", "message"]
 
 
 @pytest.mark.parametrize(
@@ -188,6 +226,58 @@ def test_history_pages_newest_first_each_page_oldest_to_newest(aws, management, 
         if before is None:
             break
     assert pages == [["m4", "m5", "m6"], ["m1", "m2", "m3"], ["m0"]]
+
+
+def _history(cid: str, **fields) -> dict:
+    body = {"action": "history", "room": "lobby", **fields}
+    return json.loads(rooms.handler(ws_event("history", cid, body), Context())["body"])
+
+
+def test_history_since_pages_forwards_from_a_time_inclusive(aws, management, monkeypatch) -> None:
+    join("alice")
+    clock = iter(range(1_700_000_000_000, 1_700_000_001_000, 10))
+    monkeypatch.setattr("time.time", lambda: next(clock) / 1000)
+    for n in range(7):
+        send("alice", {"action": "sendMessage", "text": f"m{n}"})
+    ts = {m["text"]["S"]: int(m["ts"]["N"]) for m in messages_in(aws)}
+    pages, page = [], _history("alice", since=ts["m2"], limit=2)
+    while True:
+        pages.append([m["text"] for m in page["messages"]])
+        if page["next"] is None:
+            break
+        page = _history("alice", after=page["next"], limit=2)
+    assert pages == [["m2", "m3"], ["m4", "m5"], ["m6"]]
+    assert _history("alice", since=ts["m6"] + 1)["messages"] == []
+    assert [m["text"] for m in _history("alice", since=0, limit=100)["messages"]] == [f"m{n}" for n in range(7)]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"since": "yesterday"},
+        {"since": -1},
+        {"since": True},
+        {"since": 1.5},
+        {"since": 10**13},
+        {"after": "garbage"},
+        {"before": "garbage"},
+        {"since": 1, "after": "x"},
+        {"before": "x", "since": 1},
+    ],
+)
+def test_history_rejects_bad_paging_fields(aws, management, fields) -> None:
+    join("alice")
+    assert _history("alice", **fields)["code"] == "invalid_request"
+
+
+def test_forward_history_trims_the_newest_end_and_continues_without_a_gap(aws, management) -> None:
+    join("alice")
+    for n in range(40):
+        send("alice", {"action": "sendMessage", "text": f"{n:02d}" + "x" * 3998})
+    page = _history("alice", since=0, limit=40)
+    assert 0 < len(page["messages"]) < 40 and page["messages"][0]["text"].startswith("00")
+    newer = _history("alice", after=page["next"], limit=40)
+    assert newer["messages"][0]["text"].startswith(f"{len(page['messages']):02d}")  # no gap
 
 
 def test_history_requires_membership_and_trims_to_one_websocket_message(aws, management) -> None:

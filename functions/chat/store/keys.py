@@ -37,5 +37,10 @@ def message_key(room: str, sort_key: str) -> dict[str, str]:
     return {"PK": room_pk(room), "SK": sort_key}
 
 
-def idempotency_key(room: str, client_message_id: str) -> dict[str, str]:
-    return {"PK": room_pk(room), "SK": f"CMID#{client_message_id}"}
+def idempotency_key(room: str, sender_id: str, client_message_id: str) -> dict[str, str]:
+    return {"PK": room_pk(room), "SK": f"CMID#{sender_id}#{client_message_id}"}
+
+
+def message_range(since_ms: int = 0) -> tuple[str, str]:
+    """The sort-key range of a room's messages from ``since_ms`` on (for a BETWEEN condition)."""
+    return message_sort_key(since_ms, ""), f"{MESSAGE_PREFIX}~"

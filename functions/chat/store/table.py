@@ -18,6 +18,10 @@ class NotInRoom(Exception):
     """The connection is not a member of the room."""
 
 
+class ClientMessageIdConflict(Exception):
+    """The sender reused a clientMessageId for a different text."""
+
+
 class TooManyRooms(Exception):
     """The connection is already in the maximum number of rooms."""
 
