@@ -56,8 +56,8 @@ tf_peer() { r=$$1; shift; d=$(TF_DATA_ROOT)/.terraform-$(ENV)-$$r; \
 endef
 
 tf-version:
-	@v="$$($(TERRAFORM) version -json 2>/dev/null | sed -n 's/.*"terraform_version": *"\([^"]*\)".*/\1/p' | head -n1)"; \
-	test -n "$$v" || v="$$($(TERRAFORM) version 2>/dev/null | sed -n 's/^Terraform v\([0-9][0-9.]*\).*/\1/p' | head -n1)"; \
+	@v="$$({ $(TERRAFORM) version -json 2>/dev/null || true; } | sed -n 's/.*"terraform_version": *"\([^"]*\)".*/\1/p' | head -n1)"; \
+	test -n "$$v" || v="$$({ $(TERRAFORM) version 2>/dev/null || true; } | sed -n 's/^Terraform v\([0-9][0-9.]*\).*/\1/p' | head -n1)"; \
 	if [ -z "$$v" ]; then echo "terraform: none found (TERRAFORM=$(TERRAFORM)); DynamoWave needs Terraform >= $(TF_MIN): install it or set TERRAFORM=/path/to/terraform" >&2; exit 2; fi; \
 	if [ "$$(printf '%s\n%s\n' "$(TF_MIN)" "$$v" | sort -V | head -n1)" != "$(TF_MIN)" ]; then \
 	  echo "terraform $$v found ($$(command -v $(TERRAFORM) || echo $(TERRAFORM))): DynamoWave needs Terraform >= $(TF_MIN) (ephemeral resources, write-only arguments); install it or set TERRAFORM=/path/to/terraform" >&2; exit 2; fi

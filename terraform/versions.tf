@@ -1,4 +1,5 @@
 terraform {
+  # ~> 6.66: the provider version tfcheck validates against; the lock file (make lock) pins the build.
   # 1.11+: the authorizer secret is written through a write-only argument (value_wo) from an
   # ephemeral resource, so it never lands in the plan or the state.
   required_version = ">= 1.11"
@@ -6,7 +7,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.0"
+      version = "~> 6.66"
     }
   }
 

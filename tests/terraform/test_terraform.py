@@ -99,7 +99,7 @@ def _aws_requirement(mod) -> tuple[str, str]:
 
 def test_versions_pin_aws_6_and_terraform(root, modules):
     source, version, tf_version = _aws_requirement(root)
-    assert source == "hashicorp/aws" and version == "~> 6.0"
+    assert source == "hashicorp/aws" and version == "~> 6.66", "root modules pin the provider they were checked against"
     assert tf_version == ">= 1.11", "write-only arguments and ephemeral resources need Terraform 1.11"
     for name, mod in modules.items():
         source, version, tf_version = _aws_requirement(mod)
