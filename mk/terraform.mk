@@ -140,9 +140,9 @@ validate: ## offline tfcheck; `terraform validate` too when providers can be ins
 	@if [ -n "$(SKIP_TFCHECK)" ]; then :; elif [ -x "$(TFCHECK)" ]; then echo "==> tfcheck terraform/"; $(PY) $(TFCHECK) terraform/; \
 	else echo "==> tfcheck: skipped ($(TFCHECK) is not there: it ships outside this repository)"; fi
 	@for dir in terraform terraform/bootstrap; do d=$$(mktemp -d); \
-	if TF_DATA_DIR=$$d $(TERRAFORM) -chdir=$$dir init -backend=false -input=false >$$d/init.log 2>&1; then \
+	if TF_DATA_DIR=$$d $(TERRAFORM) -chdir=$$dir init -backend=false -input=false -no-color >$$d/init.log 2>&1; then \
 	  echo "==> terraform validate $$dir"; TF_DATA_DIR=$$d $(TERRAFORM) -chdir=$$dir validate; rc=$$?; \
-	else echo "==> terraform validate $$dir: skipped (providers cannot be installed here: $$(tail -n1 $$d/init.log))"; rc=0; fi; \
+	else echo "==> terraform validate $$dir: skipped (providers cannot be installed here: $$(grep -m1 'Error' $$d/init.log || tail -n1 $$d/init.log))"; rc=0; fi; \
 	rm -rf $$d; test $$rc -eq 0 || exit $$rc; done
 
 tf-fmt: ## terraform fmt -recursive (rewrite)

@@ -41,14 +41,9 @@ module "dns_failover" {
     target_name    = module.websocket_api.domain_target.target_name
     hosted_zone_id = module.websocket_api.domain_target.hosted_zone_id
   }
-  health_check = {
-    fqdn              = module.health_api.fqdn
-    path              = module.health_api.path
-    request_interval  = var.health_check.request_interval
-    failure_threshold = var.health_check.failure_threshold
-    measure_latency   = var.health_check.measure_latency
-    regions           = var.health_check.regions
-  }
+  # var.health_check's interval, threshold, latency and checker regions, probing this region's
+  # own /health hostname (the alarm key is used below).
+  health_check = merge(var.health_check, { fqdn = module.health_api.fqdn, path = module.health_api.path })
   alarm = var.health_check.alarm == null ? null : {
     # coalesce: the key is never null, even in the branch Terraform does not select
     name   = module.alarms.api_alarm_names[coalesce(var.health_check.alarm, "integration-errors")]

@@ -79,6 +79,11 @@ variable "stage_name" {
   description = "WebSocket stage name (null: the environment name)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.stage_name == null || can(regex("^[a-zA-Z0-9_-]{1,128}$", var.stage_name))
+    error_message = "stage_name must be null or 1-128 characters of [a-zA-Z0-9_-]."
+  }
 }
 
 
@@ -259,6 +264,11 @@ variable "warmer" {
     enabled  = optional(bool, true)
   })
   default = {}
+
+  validation {
+    condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$", var.warmer.schedule))
+    error_message = "warmer.schedule must be rate(N unit) or cron(...)."
+  }
 }
 
 variable "custom_domain" {

@@ -11,19 +11,8 @@ import re
 
 import pytest
 
-from .conftest import (
-    TF,
-    Module,
-    attr,
-    block,
-    conditions,
-    manifest_routes,
-    ref_roots,
-    refs,
-    settings,
-    unwrap,
-    validations,
-)
+from . import conftest as hcl
+from .conftest import TF, Module, attr, conditions, refs, settings, validations
 
 pytestmark = pytest.mark.terraform
 
@@ -69,7 +58,7 @@ def effective_functions(root, env: str) -> dict[str, dict]:
 def concurrency_need(root, env: str) -> dict[str, int]:
     """Peak concurrency the stage throttles admit per function: sum over its routes of burst + rate x p99."""
     s = settings(root, env)
-    routes = manifest_routes()
+    routes = hcl.manifest_routes()
     limits = {k: s["route_throttling"].get(k, s["default_throttling"]) for k in routes}
     functions = effective_functions(root, env)
     need = {}
@@ -137,15 +126,15 @@ def test_prod_throttles_and_reservations_agree(root):
         if f["reserved"] is not None:
             assert f["warm"] <= f["reserved"], fn
     # every route is throttled explicitly in prod (nothing rides on the stage default unawares)
-    assert set(settings(root, "prod")["route_throttling"]) == set(manifest_routes())
+    assert set(settings(root, "prod")["route_throttling"]) == set(hcl.manifest_routes())
 
 
 def test_terraform_refuses_reservations_below_the_throttles(root):
     capacity = root.resource("terraform_data", "capacity")
-    checks = [c for c in conditions(capacity) if "local.concurrency_need" in ref_roots(c["condition"])]
-    assert checks and "local.reservations" in ref_roots(checks[0]["condition"])
+    checks = [c for c in conditions(capacity) if "local.concurrency_need" in hcl.ref_roots(c["condition"])]
+    assert checks and "local.reservations" in hcl.ref_roots(checks[0]["condition"])
     need = root.locals["concurrency_need"]
-    assert {"local.route_limits", "local.function_specs"} <= ref_roots(need)
+    assert {"local.route_limits", "local.function_specs"} <= hcl.ref_roots(need)
     assert "burst_limit" in need and "rate_limit" in need and "p99_ms" in need
     assert refs(root.locals["route_limits"]) >= {"var.route_throttling", "var.default_throttling", "local.routes"}
 
@@ -187,7 +176,7 @@ def test_one_state_owns_the_acm_validation_records(root, modules):
     assert "allow_overwrite" not in record, "two states overwriting one record delete it for each other"
     validation = ws.resource("aws_acm_certificate_validation")
     # validated by the names ACM asks for, whoever created the record
-    assert ref_roots(attr(validation, "validation_record_fqdns")) == {"aws_acm_certificate.this"}
+    assert hcl.ref_roots(attr(validation, "validation_record_fqdns")) == {"aws_acm_certificate.this"}
     passed = attr(root.modules["websocket_api"], "custom_domain")
     assert re.search(r"'create_validation_records': '\$\{local\.is_primary\}'", passed)
 
@@ -204,7 +193,7 @@ def test_nothing_account_wide_is_owned_by_an_environment_stack(root, modules, bo
     assert refs(role_name) >= {"var.name", "data.aws_region.current.region"}
     # the bootstrap stack owns the API Gateway account setting, and refuses to be destroyed
     account = bootstrap.resource("aws_api_gateway_account")
-    assert unwrap(unwrap(account["lifecycle"])["prevent_destroy"]) is True
+    assert hcl.unwrap(hcl.unwrap(account["lifecycle"])["prevent_destroy"]) is True
     role = bootstrap.resource("aws_iam_role", "apigateway_logs")
     assert "var.region" in refs(attr(role, "name"))
     assert "var.environment" not in refs(list(bootstrap.resources.values()))
@@ -216,7 +205,7 @@ def test_nothing_account_wide_is_owned_by_an_environment_stack(root, modules, bo
 
 def test_bootstrap_is_a_root_module_of_its_own(bootstrap):
     tf = bootstrap.terraform[0]
-    assert "s3" in unwrap(tf["backend"])
+    assert "s3" in hcl.unwrap(tf["backend"])
     assert attr(tf, "required_version") == ">= 1.11"
     for v, body in bootstrap.variables.items():
         assert "type" in body and "description" in body, v
@@ -249,7 +238,9 @@ def test_replica_read_capacity_scales_in_its_own_region(root):
     assert refs(attr(target, "for_each")) >= {"local.has_replica", "local.replica_read_resources"}
     assert "aws_dynamodb_table_replica.secondary" in refs(attr(target, "depends_on"))
     policy = root.resource("aws_appautoscaling_policy", "replica_read")
-    spec = block(block(policy, "target_tracking_scaling_policy_configuration"), "predefined_metric_specification")
+    spec = hcl.block(
+        hcl.block(policy, "target_tracking_scaling_policy_configuration"), "predefined_metric_specification"
+    )
     assert attr(spec, "predefined_metric_type") == "DynamoDBReadCapacityUtilization"
     assert "ReadCapacityUnits" in str(root.locals["replica_read_resources"])
 

@@ -3,14 +3,23 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
+  thresholds = merge({
+    lambda_errors      = 0
+    lambda_throttles   = 0
+    api_errors         = 5
+    dynamodb_throttles = 0
+    dlq_depth          = 0
+    period_seconds     = 300
+    evaluation_periods = 1
+  }, var.thresholds)
   account_id = data.aws_caller_identity.current.account_id
   alarm_arns = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.region}:${local.account_id}:alarm:*"
   actions    = [aws_sns_topic.this.arn]
 
   function_alarms = merge([
     for fn in var.watch.function_names : {
-      "${fn}-errors"    = { function_name = fn, metric = "Errors", threshold = var.thresholds.lambda_errors }
-      "${fn}-throttles" = { function_name = fn, metric = "Throttles", threshold = var.thresholds.lambda_throttles }
+      "${fn}-errors"    = { function_name = fn, metric = "Errors", threshold = local.thresholds.lambda_errors }
+      "${fn}-throttles" = { function_name = fn, metric = "Throttles", threshold = local.thresholds.lambda_throttles }
     }
   ]...)
 
@@ -105,8 +114,8 @@ resource "aws_cloudwatch_metric_alarm" "lambda" {
   metric_name         = each.value.metric
   dimensions          = { FunctionName = each.value.function_name }
   statistic           = "Sum"
-  period              = var.thresholds.period_seconds
-  evaluation_periods  = var.thresholds.evaluation_periods
+  period              = local.thresholds.period_seconds
+  evaluation_periods  = local.thresholds.evaluation_periods
   threshold           = each.value.threshold
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
@@ -124,9 +133,9 @@ resource "aws_cloudwatch_metric_alarm" "api" {
   metric_name         = each.value
   dimensions          = { ApiId = var.watch.api_id, Stage = var.watch.stage_name }
   statistic           = "Sum"
-  period              = var.thresholds.period_seconds
-  evaluation_periods  = var.thresholds.evaluation_periods
-  threshold           = var.thresholds.api_errors
+  period              = local.thresholds.period_seconds
+  evaluation_periods  = local.thresholds.evaluation_periods
+  threshold           = local.thresholds.api_errors
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions
@@ -143,9 +152,9 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb" {
   metric_name         = each.value
   dimensions          = { TableName = var.watch.table_name }
   statistic           = "Sum"
-  period              = var.thresholds.period_seconds
-  evaluation_periods  = var.thresholds.evaluation_periods
-  threshold           = var.thresholds.dynamodb_throttles
+  period              = local.thresholds.period_seconds
+  evaluation_periods  = local.thresholds.evaluation_periods
+  threshold           = local.thresholds.dynamodb_throttles
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions
@@ -160,9 +169,9 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = var.watch.dlq_name }
   statistic           = "Maximum"
-  period              = var.thresholds.period_seconds
+  period              = local.thresholds.period_seconds
   evaluation_periods  = 1
-  threshold           = var.thresholds.dlq_depth
+  threshold           = local.thresholds.dlq_depth
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions

@@ -27,20 +27,12 @@ variable "alarm_emails" {
 
 variable "thresholds" {
   description = "Alarm when a period's sum exceeds: a function's Errors / Throttles, the API's IntegrationError or ExecutionError, the table's throttle events, the records waiting on the DLQ (its maximum); period in seconds (a multiple of 60) and periods evaluated before alarming (1-24)."
-  type = object({
-    lambda_errors      = optional(number, 0)
-    lambda_throttles   = optional(number, 0)
-    api_errors         = optional(number, 5)
-    dynamodb_throttles = optional(number, 0)
-    dlq_depth          = optional(number, 0)
-    period_seconds     = optional(number, 300)
-    evaluation_periods = optional(number, 1)
-  })
-  default = {}
+  type        = map(number)
+  default     = {}
 
   validation {
-    condition     = var.thresholds.period_seconds >= 60 && var.thresholds.period_seconds % 60 == 0 && var.thresholds.evaluation_periods >= 1 && var.thresholds.evaluation_periods <= 24
-    error_message = "thresholds.period_seconds must be a multiple of 60 and evaluation_periods between 1 and 24."
+    condition     = length(setsubtract(keys(var.thresholds), ["lambda_errors", "lambda_throttles", "api_errors", "dynamodb_throttles", "dlq_depth", "period_seconds", "evaluation_periods"])) == 0
+    error_message = "thresholds keys: lambda_errors, lambda_throttles, api_errors, dynamodb_throttles, dlq_depth (defaults 0, 0, 5, 0, 0), period_seconds (300, a multiple of 60), evaluation_periods (1, 1-24)."
   }
 }
 

@@ -12,14 +12,9 @@ variable "function" {
 }
 
 variable "schedule_expression" {
-  description = "EventBridge schedule expression: rate(N unit) or cron(...)."
+  description = "EventBridge schedule expression: rate(N unit) or cron(...) (the root module validates it)."
   type        = string
   default     = "rate(5 minutes)"
-
-  validation {
-    condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$", var.schedule_expression))
-    error_message = "schedule_expression must be rate(N unit) or cron(...)."
-  }
 }
 
 variable "enabled" {

@@ -5,13 +5,8 @@ variable "name" {
 
 
 variable "stage_name" {
-  description = "Stage name (the path of the WebSocket URL)."
+  description = "Stage name (the path of the WebSocket URL). The root module validates it."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-zA-Z0-9_-]{1,128}$", var.stage_name))
-    error_message = "stage_name must be 1-128 characters of [a-zA-Z0-9_-]."
-  }
 }
 
 variable "routes" {
