@@ -1,5 +1,6 @@
 // The chat controller: turns server frames and user actions into state changes and view updates.
 // It touches no DOM itself (the view is injected), so it runs under Node with a fake view.
+import { historyOptions, planCatchup } from "./catchup.js";
 import { socketUrl } from "./config.js";
 import { createInbox } from "./inbox.js";
 import { PendingSends } from "./pending.js";
@@ -16,6 +17,8 @@ export class Chat {
   pending = new PendingSends();
   protocol = createProtocol();
   #inbox = createInbox(this);
+  #opened = false; // a socket opened before: the next open is a reconnect
+  lastAliveAt = null; // when the connection last worked (open or frame), by this.now()
 
   /** connect(options) builds the Connection (see connection.js) with the handlers given here. */
   constructor({ view, connect, newId, now = Date.now, pageHref }) {
@@ -101,7 +104,8 @@ export class Chat {
 
   requestOlder() {
     const room = this.rooms.activeRoom();
-    if (!room || !room.next || room.olderInFlight) return;
+    // One history request per room at a time: replies carry no request id.
+    if (!room || !room.next || room.olderInFlight || room.catchup) return;
     room.olderInFlight = this.send(this.protocol.history(room.name, { before: room.next }));
     this.loadOlder();
   }
@@ -146,8 +150,12 @@ export class Chat {
     this.view.status("online", `Online as ${this.name}`);
     // Only the $connect room is joined on a new socket: memberships died with the old connection id.
     this.rooms.connected();
+    // Fill the gap: every room catches up from what it saw (the rest on "joined", see inbox.js).
+    if (this.#opened) planCatchup(this.rooms.list(), this.lastAliveAt);
+    this.#opened = true;
+    this.lastAliveAt = this.now();
     for (const room of this.rooms.list()) {
-      this.send(room.joined ? this.protocol.history(room.name) : this.protocol.joinRoom(room.name));
+      this.send(room.joined ? this.historyRequest(room) : this.protocol.joinRoom(room.name));
     }
     // Anything typed while offline, or whose ack was lost with the old socket, goes out now.
     if (this.rooms.active) this.flush(this.rooms.active);
@@ -158,11 +166,13 @@ export class Chat {
 
   #onClose() {
     this.rooms.disconnected();
+    this.rooms.cancelOlder(); // their replies died with the socket
     this.renderRooms();
     this.loadOlder();
   }
 
   #onFrame(data) {
+    this.lastAliveAt = this.now();
     const f = this.protocol.decode(data);
     if (f) this.#inbox[f.type](f);
   }
@@ -171,6 +181,11 @@ export class Chat {
 
   send(data) {
     return this.conn.send(data);
+  }
+
+  /** The room's catch-up page when one is due, else the newest page (the initial load). */
+  historyRequest(room) {
+    return this.protocol.history(room.name, historyOptions(room));
   }
 
   /** Only into a room this socket has joined, or the server answers not_in_room. */

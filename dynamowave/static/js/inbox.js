@@ -1,4 +1,5 @@
 // Server frames (already decoded by protocol.js) applied to the chat's state and view.
+import { receiveCatchup } from "./catchup.js";
 import { describeError } from "./protocol.js";
 
 /** One handler per frame type decodeFrame() can return. */
@@ -51,6 +52,10 @@ export function createInbox(chat) {
     const room = rooms.get(f.room);
     if (!room) return;
     const shown = room.name === rooms.active;
+    if (room.catchup) {
+      catchup(room, shown, f);
+      return;
+    }
     const apply = () => room.receiveHistory(f, (_, i) => shown && list().insert(room, i));
     if (!shown) {
       apply();
@@ -66,10 +71,29 @@ export function createInbox(chat) {
     }
   }
 
+  /** A forwards page after a reconnect: new messages, like live ones; then the next page. */
+  function catchup(room, shown, f) {
+    const stick = shown && list().nearBottom();
+    let added = 0;
+    const more = receiveCatchup(room, f, (_, i) => {
+      added += 1;
+      if (shown) list().insert(room, i);
+    });
+    if (more) chat.send(chat.protocol.history(room.name, more));
+    if (shown) {
+      if (stick) list().toBottom();
+      list().updateEmpty(room);
+      chat.loadOlder();
+    } else if (added > 0) {
+      room.unread += added;
+      chat.renderRooms();
+    }
+  }
+
   function joined(f) {
     const room = rooms.ensure(f.room);
     room.joined = true;
-    chat.send(chat.protocol.history(room.name));
+    chat.send(chat.historyRequest(room));
     chat.flush(room.name);
     chat.renderRooms();
   }

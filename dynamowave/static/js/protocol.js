@@ -121,10 +121,13 @@ export function createProtocol(limits = DEFAULT_LIMITS) {
     },
     joinRoom: (name) => encode({ action: "joinRoom", room: room(name) }),
     leaveRoom: (name) => encode({ action: "leaveRoom", room: room(name) }),
-    history(name, { limit = limits.historyDefaultLimit, before = null } = {}) {
+    /** Newest page, or one of: before (older page), since (epoch ms, forwards), after (forwards). */
+    history(name, { limit = limits.historyDefaultLimit, before = null, since = null, after = null } = {}) {
       const capped = Math.max(1, Math.min(Math.trunc(limit) || 1, limits.historyMaxLimit));
       const frame = { action: "history", room: room(name), limit: capped };
       if (before) frame.before = before;
+      else if (after) frame.after = after;
+      else if (since !== null && Number.isFinite(since)) frame.since = Math.max(0, Math.trunc(since));
       return encode(frame);
     },
     ping: () => encode({ action: "ping" }),

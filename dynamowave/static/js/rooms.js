@@ -16,6 +16,7 @@ export class Room {
     this.next = null; // history cursor for "load older"
     this.historyLoaded = false;
     this.olderInFlight = false;
+    this.catchup = null; // {since, after} while a reconnect catch-up is due or under way
     this.unread = 0;
   }
 
@@ -112,8 +113,14 @@ export class Rooms {
     for (const room of this.#rooms.values()) room.joined = false;
   }
 
-  /** A failed request must not leave a "Loading…" button behind. */
+  /**
+   * A failed request (or a lost socket, whose replies are gone) must not leave a "Loading…"
+   * button or a catch-up behind; a reconnect plans its catch-up afresh.
+   */
   cancelOlder() {
-    for (const room of this.#rooms.values()) room.olderInFlight = false;
+    for (const room of this.#rooms.values()) {
+      room.olderInFlight = false;
+      room.catchup = null;
+    }
   }
 }
