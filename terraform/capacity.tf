@@ -20,8 +20,8 @@ locals {
     ]
   }
   concurrency_need = {
-    for fn, keys in local.function_routes : fn => ceil(sum(concat([0], [
-      for k in keys : local.route_limits[k].burst_limit + local.route_limits[k].rate_limit * local.function_specs[fn].p99_ms / 1000
+    for fn, route_keys in local.function_routes : fn => ceil(sum(concat([0], [
+      for k in route_keys : local.route_limits[k].burst_limit + local.route_limits[k].rate_limit * local.function_specs[fn].p99_ms / 1000
     ])))
   }
   reservations   = { for fn, s in local.function_specs : fn => s.reserved_concurrency if s.reserved_concurrency != null }
