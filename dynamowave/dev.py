@@ -96,16 +96,7 @@ async def serve(args: argparse.Namespace) -> int:
     from dynamowave.local.lambdas import Invoker
     from dynamowave.local.streams import StreamPoller
 
-    regions = [args.region] if args.regions == 1 else [args.region, args.second_region]
-    if len(set(regions)) != len(regions):
-        print("error: --region and --second-region must differ", file=sys.stderr)
-        return 2
-    if args.port + len(regions) - 1 > 65535:
-        print(
-            f"error: --regions {args.regions} needs ports {args.port}..{args.port + 1}: pick a lower --port",
-            file=sys.stderr,
-        )
-        return 2
+    regions = region_names(args)
     print(f"starting DynamoWave local runtime ({', '.join(regions)}) ...", flush=True)
     try:
         backend = await asyncio.to_thread(start_backend, args.region, args.table_name, args.dynamodb_endpoint)
@@ -182,5 +173,24 @@ async def serve(args: argparse.Namespace) -> int:
         backend.stop()
 
 
+def region_names(args: argparse.Namespace) -> list[str]:
+    return [args.region] if args.regions == 1 else [args.region, args.second_region]
+
+
+def usage_error(args: argparse.Namespace) -> str | None:
+    """What the parser cannot check alone: flags that must agree with each other."""
+    regions = region_names(args)
+    if len(set(regions)) != len(regions):
+        return "--region and --second-region must differ"
+    last = args.port + len(regions) - 1
+    if last > 65535:
+        return f"--regions {args.regions} needs ports {args.port}..{last}: pick a lower --port"
+    return None
+
+
 def main(args: argparse.Namespace) -> int:
+    problem = usage_error(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     return asyncio.run(serve(args))

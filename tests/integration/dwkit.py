@@ -167,9 +167,11 @@ def _parse(lines: list[str]) -> tuple[str, bool, list[str], list[str], list[str]
     )
 
 
-def start_runtime(backend: str, dynamodb_endpoint: str | None, args: list[str], regions: int = 1) -> Runtime:
+def start_runtime(
+    backend: str, dynamodb_endpoint: str | None, args: list[str], regions: int = 1, env: dict[str, str] | None = None
+) -> Runtime:
     """Start `dynamowave dev` on free ports and wait (bounded) for ``ready:``."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS"):
         env.pop(name, None)
     last_output = ""
@@ -219,8 +221,10 @@ def start_runtime(backend: str, dynamodb_endpoint: str | None, args: list[str], 
 
 
 @contextlib.contextmanager
-def running(backend: tuple[str, str | None], *args: str, regions: int = 1) -> Iterator[Runtime]:
-    runtime = start_runtime(backend[0], backend[1], list(args), regions)
+def running(
+    backend: tuple[str, str | None], *args: str, regions: int = 1, env: dict[str, str] | None = None
+) -> Iterator[Runtime]:
+    runtime = start_runtime(backend[0], backend[1], list(args), regions, env)
     try:
         yield runtime
     finally:

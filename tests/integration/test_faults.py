@@ -20,7 +20,8 @@ MESSAGES = 12
 
 @pytest.fixture(scope="module")
 def fault_runtime() -> Iterator[Runtime]:
-    with running(("moto", None), "--post-fault-rate", "0.3", "--seed", "7") as rt:
+    # A budget far beyond what six backoffs take: deliveries end on attempts, never on a slow machine.
+    with running(("moto", None), "--post-fault-rate", "0.3", "--seed", "7", env={"DELIVERY_BUDGET_MS": "20000"}) as rt:
         assert rt.embedded
         yield rt
 
