@@ -211,12 +211,17 @@ def test_unregistered_connection_cannot_send(aws, management) -> None:
     assert send("ghost", {"action": "sendMessage", "text": "x"})["code"] == "unauthorized"
 
 
-def test_history_pages_newest_first_each_page_oldest_to_newest(aws, management, monkeypatch) -> None:
+def send_seven_ticking(monkeypatch, step_ms: int) -> None:
+    """alice joins and sends m0..m6, the clock advancing ``step_ms`` per reading."""
     join("alice")
-    clock = iter(range(1_700_000_000_000, 1_700_000_001_000, 7))
+    clock = iter(range(1_700_000_000_000, 1_700_000_010_000, step_ms))
     monkeypatch.setattr("time.time", lambda: next(clock) / 1000)
     for n in range(7):
         send("alice", {"action": "sendMessage", "text": f"m{n}"})
+
+
+def test_history_pages_newest_first_each_page_oldest_to_newest(aws, management, monkeypatch) -> None:
+    send_seven_ticking(monkeypatch, step_ms=7)
     pages, before = [], None
     while True:
         body = {"action": "history", "room": "lobby", "limit": 3, **({"before": before} if before else {})}
@@ -234,11 +239,7 @@ def _history(cid: str, **fields) -> dict:
 
 
 def test_history_since_pages_forwards_from_a_time_inclusive(aws, management, monkeypatch) -> None:
-    join("alice")
-    clock = iter(range(1_700_000_000_000, 1_700_000_001_000, 10))
-    monkeypatch.setattr("time.time", lambda: next(clock) / 1000)
-    for n in range(7):
-        send("alice", {"action": "sendMessage", "text": f"m{n}"})
+    send_seven_ticking(monkeypatch, step_ms=10)
     ts = {m["text"]["S"]: int(m["ts"]["N"]) for m in messages_in(aws)}
     pages, page = [], _history("alice", since=ts["m2"], limit=2)
     while True:
