@@ -396,6 +396,17 @@ def signal_on_restore(signum: int) -> Any:
     return send
 
 
+def drill_signalled_during_restore(aws: Any, tmp_path: Any, signum: int) -> Harness:
+    """A drill whose failover times out (DNS never moves) and that receives ``signum`` while it
+    restores the health check: the restore must land anyway."""
+    h = Harness(aws, tmp_path)
+    h.deps.install_signal_handlers = True
+    h.world.dns_frozen = True
+    h.client.on_restore = signal_on_restore(signum)
+    assert h.run_drill("--failover-timeout", "10") == EXIT_FAILED
+    return h
+
+
 def test_sigterm_while_polling_restores(aws, tmp_path, python_signal_defaults):
     h = Harness(aws, tmp_path)
     h.deps.install_signal_handlers = True
@@ -413,12 +424,7 @@ def test_sigterm_while_polling_restores(aws, tmp_path, python_signal_defaults):
 
 
 def test_ctrl_c_during_the_restore_does_not_abort_it(aws, tmp_path, python_signal_defaults):
-    h = Harness(aws, tmp_path)
-    h.deps.install_signal_handlers = True
-    h.world.dns_frozen = True
-    h.client.on_restore = signal_on_restore(signal.SIGINT)
-
-    assert h.run_drill("--failover-timeout", "10") == EXIT_FAILED
+    h = drill_signalled_during_restore(aws, tmp_path, signal.SIGINT)
 
     assert "SIGINT ignored: restoring the health check first" in h.out.getvalue()
     assert h.report()["restored"] is True
@@ -456,12 +462,7 @@ def test_started_with_sigint_ignored_sigint_does_not_stop_the_drill(aws, tmp_pat
 
 
 def test_started_with_sigint_ignored_signals_during_the_restore_leave_it_alone(aws, tmp_path, sigint_ignored):
-    h = Harness(aws, tmp_path)
-    h.deps.install_signal_handlers = True
-    h.world.dns_frozen = True
-    h.client.on_restore = signal_on_restore(signal.SIGTERM)
-
-    assert h.run_drill("--failover-timeout", "10") == EXIT_FAILED
+    h = drill_signalled_during_restore(aws, tmp_path, signal.SIGTERM)
 
     assert "SIGTERM ignored: restoring the health check first" in h.out.getvalue()
     assert h.report()["restored"] is True

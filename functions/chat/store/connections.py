@@ -36,7 +36,7 @@ def membership_item(room: str, connection: Connection) -> dict[str, Any]:
 
 def is_live(item: dict[str, Any] | None, now: float | None) -> bool:
     """TTL deletion lags by up to ~48 h: an expired item counts as absent."""
-    return bool(item) and int(item["expiresAt"]["N"]) > (time.time() if now is None else now)  # type: ignore[index]
+    return item is not None and int(item["expiresAt"]["N"]) > (time.time() if now is None else now)
 
 
 @dataclass(frozen=True)
