@@ -56,6 +56,13 @@ def integer(value: str) -> int:
         raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
 
 
+def positive_int(value: str) -> int:
+    number = integer(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be >= 1")
+    return number
+
+
 def non_negative_int(value: str) -> int:
     number = integer(value)
     if number < 0:

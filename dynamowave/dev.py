@@ -51,6 +51,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="maximum connection duration, seconds",
     )
     parser.add_argument("--seed", type=int, help="seed fault injection, for reproducible runs")
+    parser.add_argument(
+        "--redelivery-delay", type=cliargs.non_negative_int, default=1, help="redelivery queue delay, seconds"
+    )
+    parser.add_argument(
+        "--redelivery-visibility",
+        type=cliargs.positive_int,
+        default=4,
+        help="redelivery queue visibility timeout: how long a failed redelivery waits for its next try, seconds",
+    )
+    parser.add_argument(
+        "--max-receive-count",
+        type=cliargs.positive_int,
+        default=3,
+        help="receives of a redelivery record before the queue moves it to the DLQ",
+    )
 
 
 def configure_handlers(args: argparse.Namespace, backend: Any, endpoints: dict[str, str], api_id: str) -> None:
@@ -64,7 +79,7 @@ def configure_handlers(args: argparse.Namespace, backend: Any, endpoints: dict[s
             "AWS_ENDPOINT_URL_DYNAMODB": backend.dynamodb_url,
             "AWS_ENDPOINT_URL_SQS": backend.services_url,
             "TABLE_NAME": backend.table_name,
-            "DLQ_URL": backend.dlq_url,
+            "REDELIVERY_QUEUE_URL": backend.redelivery_url,
             "WEBSOCKET_API_ID": api_id,
             "WEBSOCKET_STAGE": args.stage,
             "CONNECTIONS_ENDPOINTS": json.dumps(endpoints),
@@ -91,15 +106,19 @@ def dev_token(name: str, ttl_seconds: int = 12 * 3600) -> str:
 async def serve(args: argparse.Namespace) -> int:
     import random
 
-    from dynamowave.local.backend import start_backend
+    from dynamowave.local.backend import RedeliverySettings, start_backend
     from dynamowave.local.gateway import Faults, Gateway
     from dynamowave.local.lambdas import Invoker
+    from dynamowave.local.queues import RedeliveryPoller
     from dynamowave.local.streams import StreamPoller
 
     regions = region_names(args)
     print(f"starting DynamoWave local runtime ({', '.join(regions)}) ...", flush=True)
     try:
-        backend = await asyncio.to_thread(start_backend, args.region, args.table_name, args.dynamodb_endpoint)
+        redelivery = RedeliverySettings(args.redelivery_delay, args.redelivery_visibility, args.max_receive_count)
+        backend = await asyncio.to_thread(
+            start_backend, args.region, args.table_name, args.dynamodb_endpoint, redelivery
+        )
     except Exception as err:
         print(f"error: {err}", file=sys.stderr)
         if args.dynamodb_endpoint:
@@ -127,7 +146,7 @@ async def serve(args: argparse.Namespace) -> int:
     configure_handlers(args, backend, {g.region: g.management_url for g in gateways}, gateways[0].api_id)
 
     runners: list[web.AppRunner] = []
-    pollers: list[StreamPoller] = []
+    pollers: list[StreamPoller | RedeliveryPoller] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -145,13 +164,17 @@ async def serve(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 1
-        if len(gateways) > 1:
-            for gateway in gateways:
-                poller = StreamPoller(backend, gateway.region, invoker)
-                await asyncio.to_thread(poller.start)
-                pollers.append(poller)
+        # The stream fan-out only matters with a second region; redelivery always runs.
+        consumers: list[StreamPoller | RedeliveryPoller] = [
+            StreamPoller(backend, gateway.region, invoker) for gateway in gateways if len(gateways) > 1
+        ]
+        consumers.append(RedeliveryPoller(backend, [g.region for g in gateways], invoker))
+        for poller in consumers:
+            await asyncio.to_thread(poller.start)
+            pollers.append(poller)
         kind = "embedded moto server" if backend.embedded_dynamodb else "external"
         print(f"DynamoDB: {backend.dynamodb_url} ({kind}), table {backend.table_name}; auth: {args.auth}")
+        print(f"redelivery queue: {backend.redelivery_url} (DLQ {backend.dlq_url})")
         for gateway in gateways:
             print(f"[{gateway.region}] chat:        http://{gateway.domain_name}/")
             print(f"[{gateway.region}] websocket:   {gateway.websocket_url}")

@@ -76,6 +76,8 @@ class Backend:
     table_name: str
     stream_arn: str
     dlq_url: str
+    redelivery_url: str
+    redelivery_arn: str
     moto: Any = None
 
     @property
@@ -88,7 +90,38 @@ class Backend:
             self.moto = None
 
 
-def start_backend(region: str, table_name: str, dynamodb_endpoint: str | None = None) -> Backend:
+@dataclass(frozen=True)
+class RedeliverySettings:
+    """The redelivery queue as Terraform configures it, with local-sized defaults."""
+
+    delay_seconds: int = 1
+    visibility_timeout_seconds: int = 4
+    max_receive_count: int = 3
+
+
+def create_delivery_queues(sqs: Any, table_name: str, settings: RedeliverySettings) -> tuple[str, str, str]:
+    """The final DLQ and the redelivery queue that redrives to it: (dlq url, queue url, queue arn)."""
+    dlq_url = sqs.create_queue(QueueName=f"{table_name}-delivery-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.max_receive_count)}
+    queue_url = sqs.create_queue(
+        QueueName=f"{table_name}-redelivery",
+        Attributes={
+            "DelaySeconds": str(settings.delay_seconds),
+            "VisibilityTimeout": str(settings.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return dlq_url, queue_url, queue_arn
+
+
+def start_backend(
+    region: str,
+    table_name: str,
+    dynamodb_endpoint: str | None = None,
+    redelivery: RedeliverySettings = RedeliverySettings(),
+) -> Backend:
     import logging
 
     from moto.server import ThreadedMotoServer
@@ -105,9 +138,8 @@ def start_backend(region: str, table_name: str, dynamodb_endpoint: str | None = 
     except Exception as err:
         moto.stop()
         raise RuntimeError(f"could not create the table at {dynamodb_url}: {err}") from err
-    sqs = client("sqs", services_url, region)
-    dlq_url = sqs.create_queue(QueueName=f"{table_name}-delivery-dlq")["QueueUrl"]
-    return Backend(services_url, dynamodb_url, region, table_name, stream_arn, dlq_url, moto)
+    queues = create_delivery_queues(client("sqs", services_url, region), table_name, redelivery)
+    return Backend(services_url, dynamodb_url, region, table_name, stream_arn, *queues, moto)
 
 
 def _wait_for(url: str, timeout: float = 15.0) -> None:

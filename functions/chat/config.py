@@ -24,7 +24,7 @@ def _int(name: str, default: int, low: int, high: int) -> int:
 @dataclass(frozen=True)
 class Settings:
     table_name: str
-    dlq_url: str | None
+    redelivery_queue_url: str | None
     api_id: str | None
     stage: str | None
     region: str
@@ -47,7 +47,7 @@ def settings() -> Settings:
         raise RuntimeError("CONNECTIONS_ENDPOINTS must be a JSON object") from None
     return Settings(
         table_name=os.environ.get("TABLE_NAME", ""),
-        dlq_url=os.environ.get("DLQ_URL") or None,
+        redelivery_queue_url=os.environ.get("REDELIVERY_QUEUE_URL") or None,
         api_id=os.environ.get("WEBSOCKET_API_ID") or None,
         stage=os.environ.get("WEBSOCKET_STAGE") or None,
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",

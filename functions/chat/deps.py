@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from chat import clients, config
 from chat.config import Settings
-from chat.dead_letters import DeadLetters
 from chat.delivery import Delivery
+from chat.redelivery import RedeliveryQueue
 from chat.store import Store
 
 
@@ -23,7 +23,7 @@ def wall_clock() -> float:
 class Dependencies:
     settings: Settings
     store: Store
-    dead_letters: DeadLetters
+    redelivery: RedeliveryQueue
     clock: Callable[[], float] = wall_clock
 
     def delivery(self, region: str, api_id: str | None = None, stage: str | None = None) -> Delivery:
@@ -38,7 +38,7 @@ class Dependencies:
 @functools.cache
 def dependencies() -> Dependencies:
     cfg = config.settings()
-    return Dependencies(settings=cfg, store=Store(cfg.table_name), dead_letters=DeadLetters(cfg.dlq_url))
+    return Dependencies(settings=cfg, store=Store(cfg.table_name), redelivery=RedeliveryQueue(cfg.redelivery_queue_url))
 
 
 def reset() -> None:

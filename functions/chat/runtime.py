@@ -79,6 +79,12 @@ def entrypoint(failure: Callable[[Exception], Any]) -> Callable[[Handler], Handl
     return decorate
 
 
+def retry_whole_batch(err: Exception) -> Any:
+    """The failure answer of an event-source consumer: raise, so the whole batch is retried
+    (bisected, for streams) instead of being lost."""
+    raise err
+
+
 INTERNAL_ERROR_REPLY = reply(error_frame("internal", "internal error, please retry"))
 
 

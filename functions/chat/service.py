@@ -7,8 +7,9 @@ event or knows about Lambda.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -176,19 +177,65 @@ def fan_out(deps: Dependencies, delivery: Delivery, message: StoredMessage, dead
 def settle(
     deps: Dependencies, delivery: Delivery, outcomes: Iterable[Outcome], frame: dict[str, Any], room: str | None
 ) -> None:
-    """Act on what delivery reported: a gone connection is pruned with its memberships (TTL removes
-    it later if that fails), a failed delivery goes to the DLQ."""
+    """Act on what delivery reported: a gone connection is pruned with its memberships, a failed
+    delivery goes to the redelivery queue for a later attempt."""
     for outcome in outcomes:
         if outcome.status == "gone":
-            try:
-                rooms = deps.store.connections.remove(outcome.connection_id)
-                log.info("stale_connection_pruned", connectionId=outcome.connection_id, rooms=rooms)
-            except (ClientError, BotoCoreError) as err:
-                log.warning(
-                    "stale_connection_prune_failed", connectionId=outcome.connection_id, **log.describe_error(err)
-                )
+            prune(deps, outcome.connection_id)
         elif outcome.status == "failed":
-            deps.dead_letters.park(outcome, frame, room, delivery.region, delivery.endpoint_url)
+            deps.redelivery.park(outcome, frame, room, delivery.region, delivery.endpoint_url)
+
+
+def prune(deps: Dependencies, connection_id: str) -> None:
+    """Remove a connection that answered 410 and its memberships (TTL removes it later if this fails)."""
+    try:
+        rooms = deps.store.connections.remove(connection_id)
+        log.info("stale_connection_pruned", connectionId=connection_id, rooms=rooms)
+    except (ClientError, BotoCoreError) as err:
+        log.warning("stale_connection_prune_failed", connectionId=connection_id, **log.describe_error(err))
+
+
+# ---- redelivery ----------------------------------------------------------------------------------
+
+RedeliveryStatus = Literal["delivered", "gone", "dropped", "failed"]
+
+
+def redeliver(deps: Dependencies, record: Mapping[str, Any], delivery: Delivery, deadline: float) -> RedeliveryStatus:
+    """One more attempt at a delivery that failed earlier (a redelivery queue or DLQ record):
+    ``delivered``; ``gone`` (410: the connection is pruned); ``dropped`` (the connection is no longer
+    in the table, or the record cannot be delivered here: never worth another try); ``failed``."""
+    connection_id, frame = record.get("connectionId"), record.get("frame")
+    fields = {"connectionId": connection_id, "messageId": record.get("messageId")}
+    if record.get("kind") != "delivery" or not isinstance(connection_id, str) or not isinstance(frame, dict):
+        log.error("redelivery_dropped", reason="not a delivery record", **fields)
+        return "dropped"
+    if record.get("region") != delivery.region:  # connection ids are regional
+        log.error("redelivery_dropped", reason="record of another region", region=record.get("region"), **fields)
+        return "dropped"
+    if deps.store.connections.get(connection_id, now=deps.clock()) is None:
+        log.info("redelivery_dropped", reason="connection no longer connected", **fields)
+        return "dropped"
+    outcome = delivery.send(connection_id, frame, deadline)
+    if outcome.status == "gone":
+        prune(deps, connection_id)
+    log.info("redelivery_attempted", status=outcome.status, attempts=outcome.attempts, error=outcome.error, **fields)
+    return outcome.status
+
+
+def redeliver_batch(
+    deps: Dependencies, records: Iterable[Mapping[str, Any]], delivery: Delivery, deadline: float
+) -> list[str]:
+    """Redeliver an SQS batch; returns the message ids of the records to try again later."""
+    failed = []
+    for record in records:
+        try:
+            body = json.loads(record["body"])
+        except (KeyError, TypeError, ValueError):
+            body = None
+        status = redeliver(deps, body if isinstance(body, dict) else {}, delivery, deadline)
+        if status == "failed":
+            failed.append(record["messageId"])
+    return failed
 
 
 # ---- cross-region fan-in from the table's stream ---------------------------------------------------

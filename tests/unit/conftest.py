@@ -111,8 +111,9 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
         create_table(ddb, TABLE, load_schema())
-        dlq_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="dlq")["QueueUrl"]
-        monkeypatch.setenv("DLQ_URL", dlq_url)
+        sqs = boto3.client("sqs", region_name=REGION)
+        redelivery_url = sqs.create_queue(QueueName="redelivery")["QueueUrl"]
+        monkeypatch.setenv("REDELIVERY_QUEUE_URL", redelivery_url)
         deps.reset()
         yield ddb
     deps.reset()
@@ -169,7 +170,7 @@ def all_items(ddb: Any) -> list[dict[str, Any]]:
     return sorted(ddb.scan(TableName=TABLE)["Items"], key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
 
 
-def dlq_records(queue_url: str) -> list[dict[str, Any]]:
+def queued_records(queue_url: str) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs", region_name=REGION)
     records = []
     while True:

@@ -9,7 +9,7 @@ import pytest
 
 from chat.handlers import connect, fanout, rooms, send_message
 from chat.protocol import MAX_TEXT_CHARS
-from tests.unit.conftest import OTHER_REGION, REGION, TABLE, Context, all_items, dlq_records, endpoint, ws_event
+from tests.unit.conftest import OTHER_REGION, REGION, TABLE, Context, all_items, endpoint, queued_records, ws_event
 
 
 def join(cid: str, region: str = REGION, room: str = "lobby", name: str | None = None) -> None:
@@ -85,13 +85,13 @@ def test_gone_connection_is_pruned_with_all_memberships(aws, management) -> None
     left = [(i["PK"]["S"], i["SK"]["S"]) for i in all_items(aws) if "stale" in i["PK"]["S"] + i["SK"]["S"]]
     assert left == []
     assert fake.attempts["stale"] == 1  # a 410 is final: no retries
-    assert dlq_records(_dlq()) == []
+    assert queued_records(_redelivery_queue()) == []
 
 
-def _dlq() -> str:
+def _redelivery_queue() -> str:
     import os
 
-    return os.environ["DLQ_URL"]
+    return os.environ["REDELIVERY_QUEUE_URL"]
 
 
 def test_transient_failures_are_retried_then_delivered(aws, management, monkeypatch) -> None:
@@ -102,10 +102,10 @@ def test_transient_failures_are_retried_then_delivered(aws, management, monkeypa
     fake.flaky["bob"] = 3
     send("alice", {"action": "sendMessage", "text": "x"})
     assert fake.attempts["bob"] == 4 and len(fake.frames_for("bob")) == 1
-    assert dlq_records(_dlq()) == []
+    assert queued_records(_redelivery_queue()) == []
 
 
-def test_deliveries_that_still_fail_go_to_the_dlq(aws, management, monkeypatch) -> None:
+def test_deliveries_that_still_fail_go_to_the_redelivery_queue(aws, management, monkeypatch) -> None:
     monkeypatch.setattr("time.sleep", lambda s: None)
     join("alice")
     join("bob")
@@ -114,7 +114,7 @@ def test_deliveries_that_still_fail_go_to_the_dlq(aws, management, monkeypatch) 
     fake.flaky["bob"] = 1000  # throttled for good: retried until the policy gives up
     fake.broken.add("carol")  # 403: not retryable
     send("alice", {"action": "sendMessage", "text": "secret words"})
-    records = {r["connectionId"]: r for r in dlq_records(_dlq())}
+    records = {r["connectionId"]: r for r in queued_records(_redelivery_queue())}
     assert set(records) == {"bob", "carol"}
     assert records["bob"]["error"] == "LimitExceededException" and records["bob"]["attempts"] > 1
     assert records["carol"]["error"] == "ForbiddenException" and records["carol"]["attempts"] == 1
@@ -132,7 +132,7 @@ def test_network_errors_are_retried_within_the_time_budget(aws, management, monk
     fake.network_down.add("alice")
     send("alice", {"action": "sendMessage", "text": "x"})
     assert fake.attempts["alice"] >= 2 and sum(slept) < 2.0  # DELIVERY_BUDGET_MS=2000
-    assert {r["error"] for r in dlq_records(_dlq())} == {"EndpointConnectionError"}
+    assert {r["error"] for r in queued_records(_redelivery_queue())} == {"EndpointConnectionError"}
 
 
 def test_idempotent_retry_stores_once_and_fans_out_again(aws, management) -> None:

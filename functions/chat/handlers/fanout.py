@@ -8,14 +8,10 @@ from typing import Any
 
 from chat import service
 from chat.deps import dependencies
-from chat.runtime import deadline, entrypoint, region_of
+from chat.runtime import deadline, entrypoint, region_of, retry_whole_batch
 
 
-def _fail_batch(err: Exception) -> Any:
-    raise err  # let Lambda retry the whole batch (bisecting on error) rather than lose it
-
-
-@entrypoint(failure=_fail_batch)
+@entrypoint(failure=retry_whole_batch)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deps = dependencies()
     delivery = deps.delivery(region_of(context))

@@ -1,4 +1,7 @@
-"""The delivery DLQ: one JSON record per delivery that still failed, with everything a replay needs."""
+"""The redelivery queue: one JSON record per delivery that still failed when its invocation's
+retry budget ran out, with everything a later attempt needs. The ``redeliver`` function consumes
+the queue (after its delivery delay); SQS's redrive policy moves a record that keeps failing to
+the final delivery DLQ, which ``dynamowave replay-dlq`` drains. Every stage reads the same record."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from chat import clients, log
 from chat.delivery import Outcome
 
 
-def dead_letter_record(
+def delivery_record(
     outcome: Outcome, frame: dict[str, Any], room: str | None, region: str, endpoint_url: str
 ) -> dict[str, Any]:
     return {
@@ -30,12 +33,12 @@ def dead_letter_record(
     }
 
 
-class DeadLetters:
+class RedeliveryQueue:
     def __init__(self, queue_url: str | None) -> None:
         self.queue_url = queue_url
 
     def park(self, outcome: Outcome, frame: dict[str, Any], room: str | None, region: str, endpoint_url: str) -> None:
-        """Send one failed delivery to the DLQ; never raises (a lost record is logged as an error)."""
+        """Queue one failed delivery for a later attempt; never raises (a lost record is logged as an error)."""
         log.warning(
             "delivery_failed",
             connectionId=outcome.connection_id,
@@ -44,10 +47,10 @@ class DeadLetters:
             error=outcome.error,
         )
         if not self.queue_url:
-            log.error("delivery_dead_letter_dropped", reason="DLQ_URL is not set", connectionId=outcome.connection_id)
+            log.error("redelivery_lost", reason="REDELIVERY_QUEUE_URL is not set", connectionId=outcome.connection_id)
             return
-        body = json.dumps(dead_letter_record(outcome, frame, room, region, endpoint_url), separators=(",", ":"))
+        body = json.dumps(delivery_record(outcome, frame, room, region, endpoint_url), separators=(",", ":"))
         try:
             clients.sqs().send_message(QueueUrl=self.queue_url, MessageBody=body)
         except (ClientError, BotoCoreError) as err:
-            log.error("delivery_dead_letter_failed", connectionId=outcome.connection_id, **log.describe_error(err))
+            log.error("redelivery_enqueue_failed", connectionId=outcome.connection_id, **log.describe_error(err))

@@ -1,0 +1,80 @@
+"""The redeliver function: one more attempt at deliveries that failed within their first budget,
+through the one delivery path. Records come from the redelivery queue the senders write to."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from chat.handlers import redeliver
+from tests.unit.conftest import OTHER_REGION, REGION, Context, endpoint, queued_records
+from tests.unit.test_messaging import join, send
+
+
+def sqs_event(*bodies: dict) -> dict:
+    return {
+        "Records": [
+            {"messageId": f"m-{i}", "receiptHandle": f"r-{i}", "body": json.dumps(body), "eventSource": "aws:sqs"}
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def failed_delivery_to_bob(management, monkeypatch) -> dict:
+    """alice sends while bob's posts keep failing: the one record the redelivery queue gets."""
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    join("alice")
+    join("bob")
+    management[endpoint()].flaky["bob"] = 6  # every attempt of the first budget fails
+    send("alice", {"action": "sendMessage", "text": "later"})
+    (record,) = queued_records(os.environ["REDELIVERY_QUEUE_URL"])
+    assert record["connectionId"] == "bob" and record["kind"] == "delivery"
+    return record
+
+
+def invoke(*bodies: dict) -> dict:
+    return redeliver.handler(sqs_event(*bodies), Context(REGION, "redeliver"))
+
+
+def test_a_failed_delivery_is_redelivered(aws, management, monkeypatch) -> None:
+    record = failed_delivery_to_bob(management, monkeypatch)
+    assert invoke(record) == {"batchItemFailures": []}
+    assert [f["text"] for f in management[endpoint()].frames_for("bob")] == ["later"]
+
+
+def test_still_failing_is_reported_back_to_the_queue(aws, management, monkeypatch) -> None:
+    record = failed_delivery_to_bob(management, monkeypatch)
+    management[endpoint()].flaky["bob"] = 1000
+    ok = dict(record, connectionId="alice")
+    assert invoke(ok, record) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+
+
+def test_a_gone_connection_is_pruned_and_not_retried(aws, management, monkeypatch) -> None:
+    from tests.unit.conftest import all_items
+
+    record = failed_delivery_to_bob(management, monkeypatch)
+    management[endpoint()].gone.add("bob")
+    assert invoke(record) == {"batchItemFailures": []}
+    assert not [i for i in all_items(aws) if "bob" in i["SK"]["S"] or "bob" in i["PK"]["S"]]
+
+
+def test_a_connection_no_longer_in_the_table_is_dropped_without_posting(aws, management, monkeypatch) -> None:
+    from chat.handlers import disconnect
+    from tests.unit.conftest import ws_event
+
+    record = failed_delivery_to_bob(management, monkeypatch)
+    disconnect.handler(ws_event("$disconnect", "bob"), Context())
+    attempts = management[endpoint()].attempts["bob"]
+    assert invoke(record) == {"batchItemFailures": []}
+    assert management[endpoint()].attempts["bob"] == attempts
+
+
+def test_records_it_cannot_deliver_here_are_dropped(aws, management, monkeypatch) -> None:
+    record = failed_delivery_to_bob(management, monkeypatch)
+    management[endpoint()].flaky["bob"] = 0
+    attempts = management[endpoint()].attempts["bob"]
+    elsewhere = dict(record, region=OTHER_REGION)  # connection ids are regional
+    event = sqs_event(elsewhere, {"kind": "nonsense"})
+    event["Records"].append({"messageId": "m-2", "receiptHandle": "r-2", "body": "{not json"})
+    assert redeliver.handler(event, Context(REGION, "redeliver")) == {"batchItemFailures": []}
+    assert management[endpoint()].attempts["bob"] == attempts
