@@ -386,7 +386,11 @@ class Gateway:
             return _error(410, "GoneException", "Connection is gone")
         roll = faults.rng.random()
         if roll < faults.gone_rate:
+            # What a dead connection is: the client's socket goes too, so it notices, reconnects
+            # and catches up with history, as it would after a real network failure.
             self.stats["post_injected_gone"] += 1
+            conn.closing_reason = "Connection gone (injected)"
+            await conn.socket.close(code=1001, message=b"Connection gone")
             return _error(410, "GoneException", "Connection is gone (injected)")
         if roll < faults.gone_rate + faults.fault_rate:
             self.stats["post_injected_fault"] += 1

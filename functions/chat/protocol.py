@@ -15,7 +15,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame size; larger text never reaches us on AWS
+MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame size: the limit of every route's frame
+MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message size: nothing larger reaches a handler
 MAX_TEXT_CHARS = 4000
 MAX_NAME_CHARS = 32
 HISTORY_DEFAULT_LIMIT = 50
@@ -37,6 +38,7 @@ ERROR_CODES = frozenset(
         "not_in_room",
         "unauthorized",
         "conflict",
+        "unavailable",
         "internal",
     }
 )
@@ -113,6 +115,18 @@ def decode_frame(body: str | bytes | None) -> dict[str, Any]:
     if not isinstance(frame, dict):
         raise ProtocolError("invalid_json", "frame must be a JSON object")
     return frame
+
+
+def client_message_id_of(body: str | bytes | None) -> str | None:
+    """The frame's clientMessageId, when it carries a valid one, so that an error answering the
+    frame (even one too large or otherwise refused) can echo it. Never raises."""
+    try:
+        raw = body if isinstance(body, bytes) else (body or "").encode("utf-8", "surrogatepass")
+        frame = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_MESSAGE_BYTES else None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    value = frame.get("clientMessageId") if isinstance(frame, dict) else None
+    return value if isinstance(value, str) and CLIENT_MESSAGE_ID_RE.fullmatch(value) else None
 
 
 def frame_action(frame: dict[str, Any]) -> str:

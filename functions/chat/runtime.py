@@ -3,6 +3,7 @@ and a safety net so that no exception escapes a WebSocket route."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable
@@ -10,7 +11,8 @@ from typing import Any
 
 from chat import log
 from chat.config import settings
-from chat.protocol import ProtocolError, encode, error_frame
+from chat.events import body_of
+from chat.protocol import ProtocolError, Request, client_message_id_of, encode, error_frame, parse_body
 
 Handler = Callable[[dict[str, Any], Any], Any]
 MAX_WARM_DELAY_MS = 1000
@@ -85,19 +87,38 @@ def retry_whole_batch(err: Exception) -> Any:
     raise err
 
 
-INTERNAL_ERROR_REPLY = reply(error_frame("internal", "internal error, please retry"))
+RouteHandler = Callable[[Request, dict[str, Any], Any], Any]
+UNAVAILABLE = "storage is busy or unreachable; retry (with the same clientMessageId for a message)"
 
 
-def websocket_route(fn: Handler) -> Handler:
-    """Wrap a two-way WebSocket route: protocol errors become ``error`` frames and unexpected
-    failures an ``internal`` one; nothing raises out of the handler."""
+def websocket_route(fn: RouteHandler) -> Handler:
+    """Wrap a two-way WebSocket route. Every frame goes through the one validation step (size,
+    JSON, fields) before ``fn(request, event, context)`` sees it, whatever the route. Refusals
+    become ``error`` frames that echo the frame's clientMessageId; transient AWS failures
+    (throttling, 5xx, timeouts that outlived the SDK's retries) ``unavailable``; anything else
+    ``internal``. Nothing raises out of the handler."""
 
     @functools.wraps(fn)
-    def answer_protocol_errors(event: dict[str, Any], context: Any) -> Any:
+    def validated(event: dict[str, Any], context: Any) -> Any:
         try:
-            return fn(event, context)
+            return fn(parse_body(body_of(event)), event, context)
         except ProtocolError as err:
             log.info("request_rejected", code=err.code, **request_fields(event))
-            return reply(error_frame(err.code, err.message, err.client_message_id))
+            return _error_reply(event, err.code, err.message, err.client_message_id)
+        except Exception as err:
+            from chat.retry import is_transient  # only failures pay for botocore's retry tables
 
-    return entrypoint(failure=lambda err: INTERNAL_ERROR_REPLY)(answer_protocol_errors)
+            if is_transient(err):
+                log.warning("request_unavailable", **log.describe_error(err), **request_fields(event))
+                return _error_reply(event, "unavailable", UNAVAILABLE)
+            log.error("invocation_failed", **log.describe_error(err), **request_fields(event))
+            return _error_reply(event, "internal", "internal error, please retry")
+
+    return entrypoint(failure=lambda err: reply(error_frame("internal", "internal error, please retry")))(validated)
+
+
+def _error_reply(event: dict[str, Any], code: str, message: str, client_message_id: str | None = None) -> Any:
+    if client_message_id is None:
+        with contextlib.suppress(ProtocolError):  # not even base64: there is nothing to echo
+            client_message_id = client_message_id_of(body_of(event))
+    return reply(error_frame(code, message, client_message_id))

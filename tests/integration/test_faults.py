@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from dwkit import ChatClient, Runtime, aws_client, new_room, running
+from dwkit import ChatClient, Runtime, aws_client, new_room, poll, running
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +127,22 @@ def test_deliveries_that_keep_failing_land_on_the_dlq(broken_runtime: Runtime, c
     assert stats.get("post_delivered", 0) == 0
     # Each delivery was retried before it was dead-lettered.
     assert stats.get("post_injected_fault", 0) >= 2 * sum(dead.values()), stats
+
+
+@pytest.fixture(scope="module")
+def gone_runtime() -> Iterator[Runtime]:
+    with running(("moto", None), "--post-gone-rate", "1") as rt:
+        yield rt
+
+
+def test_an_injected_410_is_a_dead_connection_socket_closed_and_pruned(gone_runtime: Runtime, clients) -> None:
+    room = new_room("gone")
+    alice = clients(gone_runtime, "alice", room=room)
+    bob = clients(gone_runtime, "bob", room=room)
+    alice.send(action="sendMessage", text="into the void", clientMessageId="g-1")
+    # Every post answers 410: the ack to alice and the message to bob. Both sockets close, as they
+    # would for dead connections, so real clients notice and reconnect.
+    assert alice.closed_code() == 1001 and bob.closed_code() == 1001
+    assert [m["text"]["S"] for m in gone_runtime.stored_messages(room)] == ["into the void"]
+    assert poll(lambda: not gone_runtime.member_ids(room)), gone_runtime.member_ids(room)
+    assert gone_runtime.stats()["post_injected_gone"] >= 2

@@ -1,16 +1,14 @@
-"""$default: frames whose action matches no route (or that are not JSON at all)."""
+"""$default: frames whose action matches no route (or that are not JSON at all, which the
+validation step of every route already answers with ``invalid_json``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chat.events import body_of
-from chat.protocol import ProtocolError, decode_frame, frame_action, parse_request
+from chat.protocol import ProtocolError, Request
 from chat.runtime import websocket_route
 
 
 @websocket_route
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    frame = decode_frame(body_of(event))
-    parse_request(frame)  # a malformed frame gets its precise error code
-    raise ProtocolError("unknown_action", f"action {frame_action(frame)[:64]!r} is not routed")
+def handler(request: Request, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    raise ProtocolError("unknown_action", "this action is not routed here")

@@ -6,14 +6,13 @@ from typing import Any
 
 from chat import service
 from chat.deps import dependencies
-from chat.events import body_of, connection_id_of
-from chat.protocol import History, JoinRoom, LeaveRoom, ProtocolError, parse_body
+from chat.events import connection_id_of
+from chat.protocol import History, JoinRoom, LeaveRoom, ProtocolError, Request
 from chat.runtime import region_of, reply, websocket_route
 
 
 @websocket_route
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = parse_body(body_of(event))
+def handler(request: Request, event: dict[str, Any], context: Any) -> dict[str, Any]:
     deps, connection_id = dependencies(), connection_id_of(event)
     if isinstance(request, JoinRoom):
         return reply(service.join(deps, connection_id, request.room))

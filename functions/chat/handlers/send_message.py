@@ -6,14 +6,13 @@ from typing import Any
 
 from chat import service
 from chat.deps import dependencies
-from chat.events import api_of, body_of, connection_id_of
-from chat.protocol import ProtocolError, SendMessage, parse_body
+from chat.events import api_of, connection_id_of
+from chat.protocol import ProtocolError, Request, SendMessage
 from chat.runtime import deadline, region_of, websocket_route
 
 
 @websocket_route
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = parse_body(body_of(event))
+def handler(request: Request, event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not isinstance(request, SendMessage):
         raise ProtocolError("unknown_action", "this route only takes sendMessage")
     deps = dependencies()
