@@ -9,6 +9,10 @@
 # (the authorizer runs once per $connect). A reservation is a cap as well as a floor: a function
 # with a reservation below its need is throttled by Lambda on traffic API Gateway admitted.
 # Functions without a reservation (null) share the account's unreserved pool.
+#
+# A function driven by an SQS event source mapping with a concurrency cap (redeliver) needs that
+# cap: Lambda throttling the mapping's own invocations returns the batch to the queue, and every
+# return costs its records one of their max_receive_count receives on the way to the DLQ.
 
 locals {
   # Effective limits of every route: its own (route_throttling), else the stage default.
@@ -19,10 +23,11 @@ locals {
       for k, r in local.routes : k if r.function == fn || (fn == "authorizer" && var.auth_enabled && k == "$connect")
     ]
   }
+  mapping_concurrency = { redeliver = var.redelivery.maximum_concurrency }
   concurrency_need = {
-    for fn, route_keys in local.function_routes : fn => ceil(sum(concat([0], [
+    for fn, route_keys in local.function_routes : fn => max(lookup(local.mapping_concurrency, fn, 0), ceil(sum(concat([0], [
       for k in route_keys : local.route_limits[k].burst_limit + local.route_limits[k].rate_limit * local.function_specs[fn].p99_ms / 1000
-    ])))
+    ]))))
   }
   reservations   = { for fn, s in local.function_specs : fn => s.reserved_concurrency if s.reserved_concurrency != null }
   reserved_total = sum(concat([0], values(local.reservations)))
@@ -47,7 +52,7 @@ resource "terraform_data" "capacity" {
     }
     precondition {
       condition     = alltrue([for fn, n in local.reservations : n >= local.concurrency_need[fn]])
-      error_message = "Reservations below what the stage throttles can send (burst + rate x p99): ${join(", ", [for fn, n in local.reservations : "${fn} reserves ${n}, needs ${local.concurrency_need[fn]}" if n < local.concurrency_need[fn]])}. Raise the reservation, lower the route throttles, or reserve nothing (null)."
+      error_message = "Reservations below what the stage throttles can send (burst + rate x p99) or below an event source mapping's maximum_concurrency (redelivery.maximum_concurrency for redeliver): ${join(", ", [for fn, n in local.reservations : "${fn} reserves ${n}, needs ${local.concurrency_need[fn]}" if n < local.concurrency_need[fn]])}. Raise the reservation, lower the route throttles or the mapping's cap, or reserve nothing (null)."
     }
     precondition {
       condition     = alltrue([for fn in keys(local.reservations) : !contains(keys(local.function_specs[fn].environment), "DELIVERY_BUDGET_MS") || local.function_specs[fn].p99_ms >= var.app_settings.delivery_budget_ms])

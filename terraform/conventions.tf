@@ -26,5 +26,16 @@ locals {
       maximum_retry_attempts        = [0, 10]
       maximum_record_age_in_seconds = [60, 86400]
     }
+    redelivery = {
+      delay_seconds           = [0, 900] # SQS DelaySeconds
+      max_receive_count       = [1, 1000]
+      batch_size              = [1, 100] # above 10, SQS mappings need a batching window of 1 s or more
+      batching_window_seconds = [0, 300]
+      maximum_concurrency     = [2, 1000] # Lambda's bounds for an SQS mapping's ScalingConfig
+    }
+    queue_age_alarms = {
+      dlq        = [60, 1209600] # up to the DLQ's 14-day retention
+      redelivery = [60, 1209600]
+    }
   }
 }

@@ -12,18 +12,21 @@ locals {
   # module.functions) can name its targets without referring to module.functions itself.
   function_names = { for k in keys(local.manifest.functions) : k => "${local.name_prefix}-${replace(k, "_", "-")}" }
   function_arns  = { for k, n in local.function_names : k => "arn:${local.partition}:lambda:${var.region}:${local.account_id}:function:${n}" }
-  # The warmer invokes any function but itself and the stream consumer (driven by its event
-  # source mapping, never on a latency-critical path).
-  warmable_functions = sort(setsubtract(keys(local.manifest.functions), ["warmer", "fanout"]))
+  # The warmer invokes any function but itself and the queue and stream consumers (driven by their
+  # event source mappings, never on a latency-critical path).
+  warmable_functions = sort(setsubtract(keys(local.manifest.functions), ["warmer", "fanout", "redeliver"]))
 
   env_table = { TABLE_NAME = local.table_name }
+  # Every function that posts to connections (send_message, fanout, redeliver).
   env_delivery = {
-    DLQ_URL            = module.dlq.url
     WEBSOCKET_API_ID   = module.websocket_api.api_id
     WEBSOCKET_STAGE    = local.stage_name
     FANOUT_CONCURRENCY = tostring(var.app_settings.fanout_concurrency)
     DELIVERY_BUDGET_MS = tostring(var.app_settings.delivery_budget_ms)
   }
+  # The producers (send_message, fanout) park a delivery that still fails on the redelivery queue
+  # (redelivery.tf); nothing but SQS's redrive writes to the delivery DLQ.
+  env_redelivery = { REDELIVERY_QUEUE_URL = module.redelivery_queue.url }
 
   # --- policy statement builders (resources scoped to exact ARNs) ---
   # A key may be used only through its service in this region.
@@ -40,7 +43,7 @@ locals {
   }
   # Producers of a KMS-encrypted queue: SendMessage on it, its key through SQS.
   queue_send = {
-    for name, q in { DeliveryDlq = module.dlq, StreamFailureQueue = module.fanout_failures } : name => [
+    for name, q in { RedeliveryQueue = module.redelivery_queue, StreamFailureQueue = module.fanout_failures } : name => [
       { sid = "SendTo${name}", actions = ["sqs:SendMessage"], resources = [q.arn], conditions = [] },
       { sid = "${name}KeyThroughSqs", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [q.kms_key_arn], conditions = local.via.sqs },
     ]
@@ -51,6 +54,7 @@ locals {
     send_message = ["GetItem", "PutItem", "Query", "DeleteItem"]
     rooms        = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"]
     fanout       = ["GetItem", "Query", "DeleteItem"]
+    redeliver    = ["GetItem", "DeleteItem"] # is the connection still there; prune it on 410 (as disconnect)
     health       = ["GetItem"]
   }
   table_statements = {
@@ -77,6 +81,7 @@ locals {
     fanout       = { memory_size = 512, timeout = 60, p99_ms = 5500, warm_instances = 0 }
     health       = { memory_size = 128, timeout = 5, p99_ms = 100, warm_instances = 0 }
     ping         = { memory_size = 128, timeout = 5, p99_ms = 50, warm_instances = 1 }
+    redeliver    = { memory_size = 256, timeout = 30, p99_ms = 5500, warm_instances = 0 }
     rooms        = { memory_size = 256, timeout = 10, p99_ms = 300, warm_instances = 1 }
     send_message = { memory_size = 512, timeout = 15, p99_ms = 5500, warm_instances = 2 }
     warmer       = { memory_size = 256, timeout = 30, p99_ms = 1000, warm_instances = 0 }
@@ -106,8 +111,8 @@ locals {
     }
     send_message = {
       description       = "sendMessage: persist, ack, fan out to the room in this region"
-      environment       = merge(local.env_table, local.env_delivery)
-      policy_statements = concat(local.table_statements.send_message, [local.manage_connections], local.queue_send.DeliveryDlq)
+      environment       = merge(local.env_table, local.env_delivery, local.env_redelivery)
+      policy_statements = concat(local.table_statements.send_message, [local.manage_connections], local.queue_send.RedeliveryQueue)
     }
     rooms = {
       description       = "joinRoom / leaveRoom / history"
@@ -132,7 +137,7 @@ locals {
     }
     fanout = {
       description = "Stream consumer: delivers messages from other regions to this region's members"
-      environment = merge(local.env_table, local.env_delivery)
+      environment = merge(local.env_table, local.env_delivery, local.env_redelivery)
       policy_statements = concat(
         local.table_statements.fanout,
         [
@@ -153,7 +158,27 @@ locals {
         ],
         # The mapping's on-failure destination is sent with the function's role too.
         local.queue_send.StreamFailureQueue,
-        local.queue_send.DeliveryDlq,
+        local.queue_send.RedeliveryQueue,
+      )
+    }
+    redeliver = {
+      description = "Redelivery queue consumer: one more attempt at deliveries that failed within their invocation's budget"
+      # No REDELIVERY_QUEUE_URL: it never sends; a record that fails again is reported back to SQS.
+      environment = merge(local.env_table, local.env_delivery)
+      policy_statements = concat(
+        local.table_statements.redeliver,
+        [
+          local.manage_connections,
+          {
+            # The event source mapping polls with the function's role: exactly the redelivery queue
+            # (what AWSLambdaSQSQueueExecutionRole grants; failed records just wait out the visibility timeout).
+            sid        = "ConsumeRedeliveryQueue"
+            actions    = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+            resources  = [module.redelivery_queue.arn]
+            conditions = []
+          },
+          { sid = "RedeliveryQueueKeyThroughSqs", actions = ["kms:Decrypt"], resources = [module.redelivery_queue.kms_key_arn], conditions = local.via.sqs },
+        ],
       )
     }
     health = {
@@ -175,14 +200,17 @@ locals {
     }
   }
 
-  # The defaults, overridden per function by var.functions (null = keep the default).
-  function_specs = {
-    for k, s in local.function_sizing : k => merge(local.function_access[k], {
+  # The sizing defaults, overridden per function by var.functions (null = keep the default). Apart
+  # from function_specs so that what depends on a size (the redelivery queue's visibility timeout)
+  # does not depend on the environments that name it.
+  function_sizes = {
+    for k, s in local.function_sizing : k => merge({
       for field in ["memory_size", "timeout", "p99_ms", "warm_instances"] : field => coalesce(try(var.functions[k][field], null), s[field])
       }, {
       reserved_concurrency = try(var.functions[k].reserved_concurrency, null)
     })
   }
+  function_specs = { for k, size in local.function_sizes : k => merge(local.function_access[k], size) }
   # Function => N concurrent warm-up invocations per warmer run (the warmer's WARM_TARGETS).
   warm_targets = { for k, s in local.function_specs : k => s.warm_instances if s.warm_instances > 0 }
 }

@@ -118,12 +118,8 @@ module "table" {
 # The replica in the secondary region (primary's apply) and the secondary's read of it:
 # global_table.tf.
 
-module "dlq" {
-  source = "./modules/dlq"
-
-  name                        = "${local.name_prefix}-delivery-dlq"
-  kms_deletion_window_in_days = var.kms_deletion_window_in_days
-}
+# The delivery DLQ, the redelivery queue and the redeliver function's event source mapping:
+# redelivery.tf.
 
 module "logs_kms" {
   source = "./modules/kms_key"
@@ -216,11 +212,16 @@ module "alarms" {
 
   name_prefix = local.name_prefix
   watch = {
-    function_names = [for f in module.functions : f.function_name]
-    api_id         = module.websocket_api.api_id
-    stage_name     = module.websocket_api.stage_name
-    table_name     = local.table_name
-    dlq_name       = module.dlq.name
+    function_names        = [for f in module.functions : f.function_name]
+    api_id                = module.websocket_api.api_id
+    stage_name            = module.websocket_api.stage_name
+    table_name            = local.table_name
+    dlq_name              = module.dlq.name
+    redelivery_queue_name = module.redelivery_queue.name
+  }
+  thresholds = {
+    dlq_age        = var.queue_age_alarms.dlq
+    redelivery_age = local.redelivery_age_alarm_seconds
   }
   alarm_emails = var.alarm_emails
 }

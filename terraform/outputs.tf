@@ -59,13 +59,18 @@ output "table_stream_arn" {
 }
 
 output "dlq_url" {
-  description = "URL of the SQS delivery DLQ (replay with make replay-dlq)."
+  description = "URL of the SQS delivery DLQ: deliveries that failed every redelivery (max_receive_count receives on the redelivery queue). dynamowave replay-dlq reads it."
   value       = module.dlq.url
 }
 
 output "dlq_arn" {
   description = "ARN of the SQS delivery DLQ."
   value       = module.dlq.arn
+}
+
+output "redelivery_queue_url" {
+  description = "URL of the SQS redelivery queue: deliveries that failed within their invocation's budget, consumed by the redeliver function (REDELIVERY_QUEUE_URL of send_message and fanout)."
+  value       = module.redelivery_queue.url
 }
 
 output "function_names" {

@@ -350,6 +350,42 @@ variable "fanout_stream" {
   }
 }
 
+variable "redelivery" {
+  description = "Deliveries that still fail when their invocation's budget is spent wait on the redelivery queue for the redeliver function: the queue's delay before the first retry (s), how many receives a record gets before SQS moves it to the delivery DLQ (max_receive_count), and the function's SQS event source mapping: batch size (above 10 needs a batching window of at least 1 s), batching window (s) and maximum concurrent invocations (a reservation of the function must hold it, capacity.tf). The visibility timeout is not an input: it is 6 x the function's timeout. Ranges: local.ranges."
+  type = object({
+    delay_seconds           = optional(number, 5)
+    max_receive_count       = optional(number, 5)
+    batch_size              = optional(number, 10)
+    batching_window_seconds = optional(number, 0)
+    maximum_concurrency     = optional(number, 5)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, r in local.ranges.redelivery : var.redelivery[k] >= r[0] && var.redelivery[k] <= r[1] && floor(var.redelivery[k]) == var.redelivery[k]])
+    error_message = "redelivery out of range (whole numbers): ${join(", ", [for k, r in local.ranges.redelivery : "${k} ${r[0]}-${r[1]}"])}."
+  }
+
+  validation {
+    condition     = var.redelivery.batch_size <= 10 || var.redelivery.batching_window_seconds >= 1
+    error_message = "redelivery.batch_size above 10 needs redelivery.batching_window_seconds of at least 1 (an SQS event source mapping rule)."
+  }
+}
+
+variable "queue_age_alarms" {
+  description = "Alarm when the oldest message of a delivery queue is older than this many seconds: dlq (a failed delivery nobody replayed; the DLQ's depth alarm already fires on the first one) and redelivery (null: delay + max_receive_count x visibility timeout, the longest a record is meant to stay before it is delivered or moved to the DLQ; older means the redeliver function is not consuming). Ranges: local.ranges."
+  type = object({
+    dlq        = optional(number, 3600)
+    redelivery = optional(number)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, r in local.ranges.queue_age_alarms : var.queue_age_alarms[k] == null || try(var.queue_age_alarms[k] >= r[0] && var.queue_age_alarms[k] <= r[1], false)])
+    error_message = "queue_age_alarms out of range (seconds): ${join(", ", [for k, r in local.ranges.queue_age_alarms : "${k} ${r[0]}-${r[1]}"])}."
+  }
+}
+
 variable "alarm_emails" {
   description = "E-mail addresses subscribed to the alarm topic."
   type        = list(string)

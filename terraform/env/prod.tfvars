@@ -43,8 +43,9 @@ table_autoscaling = {
 #   sendMessage  50 / 50           -> send_message 50 + 50 x 2.5 s = 175 (p99 = the 2 s delivery budget + 0.5 s)
 #   joinRoom, leaveRoom, history 20 / 20 each -> rooms 3 x (20 + 20 x 0.3 s) = 78
 #   fanout: no route; 10 caps the stream consumer (shards x parallelization_factor), p99 = budget + 0.5 s
+#   redeliver: no route; reserves its SQS mapping's maximum_concurrency (redelivery, default 5), p99 = budget + 0.5 s
 #   warmer 1 (one run at a time); health unreserved (Route 53 sends ~2 rps)
-# Sum 503: the plan checks that the account's quota (Service Quotas L-B99A9384, 1,000 by default,
+# Sum 508: the plan checks that the account's quota (Service Quotas L-B99A9384, 1,000 by default,
 # 10 in a brand-new account) leaves at least min_unreserved_concurrency (100) unreserved.
 app_settings = {
   delivery_budget_ms = 2000
@@ -57,6 +58,7 @@ functions = {
   disconnect   = { reserved_concurrency = 60 }
   fanout       = { reserved_concurrency = 10, p99_ms = 2500 }
   ping         = { reserved_concurrency = 53 }
+  redeliver    = { reserved_concurrency = 5, p99_ms = 2500 }
   rooms        = { reserved_concurrency = 78, warm_instances = 2 }
   send_message = { reserved_concurrency = 175, p99_ms = 2500, warm_instances = 3 }
   warmer       = { reserved_concurrency = 1 }

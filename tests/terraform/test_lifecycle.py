@@ -56,8 +56,10 @@ def effective_functions(root, env: str) -> dict[str, dict]:
 
 
 def concurrency_need(root, env: str) -> dict[str, int]:
-    """Peak concurrency the stage throttles admit per function: sum over its routes of burst + rate x p99."""
+    """Peak concurrency the stage throttles admit per function: sum over its routes of burst + rate x p99;
+    for the redelivery queue's consumer, its event source mapping's maximum concurrency."""
     s = settings(root, env)
+    mapping = {"redeliver": s["redelivery"]["maximum_concurrency"]}
     routes = hcl.manifest_routes()
     limits = {k: s["route_throttling"].get(k, s["default_throttling"]) for k in routes}
     functions = effective_functions(root, env)
@@ -67,7 +69,7 @@ def concurrency_need(root, env: str) -> dict[str, int]:
         if fn == "authorizer" and s["auth_enabled"]:
             keys.append("$connect")
         total = sum(limits[k]["burst_limit"] + limits[k]["rate_limit"] * f["p99_ms"] / 1000 for k in keys)
-        need[fn] = math.ceil(total)
+        need[fn] = max(math.ceil(total), mapping.get(fn, 0))
     return need
 
 
@@ -79,8 +81,9 @@ def test_every_reservation_may_be_null(root, modules):
     fn = modules["function"].resource("aws_lambda_function")
     assert refs(attr(fn, "reserved_concurrent_executions")) == {"var.spec.reserved_concurrency"}
     # the root passes null unless var.functions reserves, and var.functions accepts null
-    assert "var.functions[k].reserved_concurrency" in refs(root.locals["function_specs"])
-    assert re.search(r"reserved_concurrency, *(null|None)\)", root.locals["function_specs"])
+    assert "var.functions[k].reserved_concurrency" in refs(root.locals["function_sizes"])
+    assert re.search(r"reserved_concurrency, *(null|None)\)", root.locals["function_sizes"])
+    assert "local.function_sizes" in refs(root.locals["function_specs"])
     assert "reserved_concurrency" not in str(root.locals["function_sizing"])
     (check,) = [v for v in validations(root.variables["functions"]) if "reserved_concurrency" in v["condition"]]
     assert re.search(r"f\.reserved_concurrency == (null|None) \|\|", check["condition"])
@@ -109,7 +112,8 @@ def test_the_plan_reads_the_concurrency_quota_and_keeps_enough_unreserved(root):
 
 def test_prod_throttles_and_reservations_agree(root):
     """Every prod function that a route (or $connect's authorizer) can reach reserves at least what
-    the stage throttles can send it, burst + rate x p99, and not much more."""
+    the stage throttles can send it, burst + rate x p99, and not much more; the redelivery queue's
+    consumer reserves its mapping's maximum concurrency."""
     functions = effective_functions(root, "prod")
     need = concurrency_need(root, "prod")
     for fn, n in need.items():

@@ -25,6 +25,7 @@ from .conftest import (
     block,
     conditions,
     manifest_routes,
+    optional_defaults,
     ref_roots,
     refs,
     run,
@@ -44,6 +45,7 @@ TABLE_ACTIONS = {
     "send_message": {"GetItem", "PutItem", "Query", "DeleteItem"},
     "rooms": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"},
     "fanout": {"GetItem", "Query", "DeleteItem"},
+    "redeliver": {"GetItem", "DeleteItem"},
     "health": {"GetItem"},
 }
 SIZING_KEYS = {"memory_size", "timeout", "p99_ms", "warm_instances"}
@@ -187,10 +189,10 @@ def test_every_function_of_the_route_contract_has_a_terraform_spec(root, manifes
     for name in names:
         assert set(sizing[name]) == SIZING_KEYS, name
         assert set(access[name]) == ACCESS_KEYS, name
-    # every spec = sizing + access + the reservation (null unless var.functions sets one)
-    assert refs(root.locals["function_specs"]) >= {
+    # every spec = access + sizing with its overrides + the reservation (null unless var.functions sets one)
+    assert refs(root.locals["function_specs"]) >= {"local.function_sizes", "local.function_access[k]"}
+    assert refs(root.locals["function_sizes"]) >= {
         "local.function_sizing",
-        "local.function_access[k]",
         "var.functions[k][field]",
         "var.functions[k].reserved_concurrency",
     }
@@ -273,15 +275,19 @@ def test_function_environment_matches_the_functions_readme(root, modules):
     env = {k: refs(v["environment"]) | set(v["environment"]) for k, v in specs.items()}
     for fn in TABLE_ACTIONS:
         assert "local.env_table" in env[fn] or "TABLE_NAME" in env[fn], fn
-    for fn in ("send_message", "fanout"):
+    for fn in ("send_message", "fanout", "redeliver"):
         assert "local.env_delivery" in env[fn], fn
     assert set(root.locals["env_delivery"]) == {
-        "DLQ_URL",
         "WEBSOCKET_API_ID",
         "WEBSOCKET_STAGE",
         "FANOUT_CONCURRENCY",
         "DELIVERY_BUDGET_MS",
     }
+    # the producers park failed deliveries on the redelivery queue; the consumer never sends
+    assert refs(root.locals["env_redelivery"]) == {"module.redelivery_queue.url"}
+    assert set(root.locals["env_redelivery"]) == {"REDELIVERY_QUEUE_URL"}
+    assert {fn for fn in specs if "local.env_redelivery" in env[fn]} == {"send_message", "fanout"}
+    assert not any("DLQ_URL" in json.dumps(spec["environment"]) for spec in specs.values())
     assert {"AUTH_SECRET_PARAMETER", "AUTH_ISSUER"} <= env["authorizer"]
     assert "CONNECTION_TTL_SECONDS" in json.dumps(specs["connect"]["environment"])
     assert "CONNECTION_TTL_SECONDS" in json.dumps(specs["rooms"]["environment"])
@@ -297,7 +303,12 @@ def test_table_permissions_follow_the_contract(root):
     for fn in ("default", "ping"):
         assert specs[fn]["policy_statements"] == [], fn
     send = refs(specs["send_message"]["policy_statements"])
-    assert {"local.manage_connections", "local.queue_send.DeliveryDlq", "local.table_statements.send_message"} <= send
+    assert {
+        "local.manage_connections",
+        "local.queue_send.RedeliveryQueue",
+        "local.table_statements.send_message",
+    } <= send
+    assert not any("DeliveryDlq" in r or "module.dlq" in r for r in send)
     mc = root.locals["manage_connections"]
     assert mc["actions"] == ["execute-api:ManageConnections"]
     assert refs(mc["resources"]) == {"module.websocket_api.connections_arn_prefix"}
@@ -513,11 +524,20 @@ def test_custom_domain_uses_tls_1_2_and_a_validated_certificate(modules):
 
 
 def test_dlq_is_encrypted_keeps_14_days_and_is_wired_to_dlq_url(root, modules):
-    q = modules["dlq"].resource("aws_sqs_queue")
+    mod = modules["dlq"]
+    q = mod.resource("aws_sqs_queue")
     assert refs(attr(q, "kms_master_key_id")) == {"module.kms.arn"}
-    assert attr(q, "message_retention_seconds") == 1209600
-    assert refs(root.locals["env_delivery"]["DLQ_URL"]) == {"module.dlq.url"}
-    assert ("aws_cloudwatch_metric_alarm", "dlq_depth") in modules["alarms"].resources
+    assert refs(attr(q, "message_retention_seconds")) == {"var.timing.message_retention_seconds"}
+    # the defaults are a dead-letter queue's: 14 days (the maximum) to replay, no delay
+    assert optional_defaults(attr(mod.variables["timing"], "type")) == {
+        "delay_seconds": 0,
+        "visibility_timeout_seconds": 30,
+        "message_retention_seconds": 1209600,
+    }
+    dlq = root.modules["dlq"]
+    assert attr(dlq, "source") == "./modules/dlq" and "timing" not in dlq and "redrive" not in dlq
+    assert refs(attr(root.outputs["dlq_url"], "value")) == {"module.dlq.url"}  # dynamowave replay-dlq reads it
+    assert ("aws_cloudwatch_metric_alarm", "sqs") in modules["alarms"].resources
 
 
 def test_warmer_is_a_function_with_a_schedule(root, modules):

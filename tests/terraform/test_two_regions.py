@@ -204,10 +204,14 @@ def test_fanout_has_env_and_least_privilege(root):
     assert stream, policy
     assert refs(stream.group(2)) == {"local.table_stream_arn"}
     assert "/stream/*" not in policy
-    # on-failure destination and the delivery DLQ: SendMessage on each queue + its key through SQS
-    assert {"local.queue_send.StreamFailureQueue", "local.queue_send.DeliveryDlq", "local.manage_connections"} <= used
+    # on-failure destination and the redelivery queue: SendMessage on each queue + its key through SQS
+    assert {
+        "local.queue_send.StreamFailureQueue",
+        "local.queue_send.RedeliveryQueue",
+        "local.manage_connections",
+    } <= used
     queues = root.locals["queue_send"]
-    assert ref_roots(queues) >= {"module.dlq", "module.fanout_failures", "local.via"}
+    assert ref_roots(queues) == {"module.redelivery_queue", "module.fanout_failures", "local.via"}
     assert "sqs:SendMessage" in queues and "kms:GenerateDataKey" in queues
     mc = root.locals["manage_connections"]
     assert refs(mc["resources"]) == {"module.websocket_api.connections_arn_prefix"}

@@ -9,6 +9,8 @@ locals {
     api_errors         = 5
     dynamodb_throttles = 0
     dlq_depth          = 0
+    dlq_age            = 3600
+    redelivery_age     = 900
     period_seconds     = 300
     evaluation_periods = 1
   }, var.thresholds)
@@ -22,6 +24,16 @@ locals {
       "${fn}-throttles" = { function_name = fn, metric = "Throttles", threshold = local.thresholds.lambda_throttles }
     }
   ]...)
+
+  # The delivery queues: deliveries waiting on the final DLQ (any at all, and for how long nobody
+  # replayed them), and the redelivery queue's oldest message (older than a message should get
+  # there: redeliver is not consuming). SQS leaves a message received 3 times or more out of
+  # ApproximateAgeOfOldestMessage, so the age alarm sees a stalled consumer, not one slow record.
+  queue_alarms = {
+    "dlq-depth"      = { queue = var.watch.dlq_name, suffix = "depth", metric = "ApproximateNumberOfMessagesVisible", threshold = local.thresholds.dlq_depth, unit = "messages", meaning = "deliveries that failed every redelivery wait for dynamowave replay-dlq" }
+    "dlq-age"        = { queue = var.watch.dlq_name, suffix = "oldest-message-age", metric = "ApproximateAgeOfOldestMessage", threshold = local.thresholds.dlq_age, unit = "s", meaning = "a failed delivery has not been replayed (dynamowave replay-dlq)" }
+    "redelivery-age" = { queue = var.watch.redelivery_queue_name, suffix = "oldest-message-age", metric = "ApproximateAgeOfOldestMessage", threshold = local.thresholds.redelivery_age, unit = "s", meaning = "the redeliver function is not consuming the queue" }
+  }
 
   # WebSocket APIs publish IntegrationError and ExecutionError (there is no 5XXError metric).
   api_alarms = {
@@ -162,19 +174,27 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb" {
   tags                = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
-  alarm_name          = "${var.watch.dlq_name}-depth"
-  alarm_description   = "Deliveries that failed after retries are waiting on ${var.watch.dlq_name} (replay with make replay-dlq)"
+resource "aws_cloudwatch_metric_alarm" "sqs" {
+  for_each = local.queue_alarms
+
+  alarm_name          = "${each.value.queue}-${each.value.suffix}"
+  alarm_description   = "${each.value.metric} of ${each.value.queue} above ${each.value.threshold} ${each.value.unit}: ${each.value.meaning}"
   namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = var.watch.dlq_name }
+  metric_name         = each.value.metric
+  dimensions          = { QueueName = each.value.queue }
   statistic           = "Maximum"
   period              = local.thresholds.period_seconds
   evaluation_periods  = 1
-  threshold           = local.thresholds.dlq_depth
+  threshold           = each.value.threshold
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions
   ok_actions          = local.actions
   tags                = var.tags
+}
+
+# The DLQ depth alarm was a resource of its own.
+moved {
+  from = aws_cloudwatch_metric_alarm.dlq_depth
+  to   = aws_cloudwatch_metric_alarm.sqs["dlq-depth"]
 }

@@ -9,13 +9,13 @@ output "alarm_names" {
     [for a in aws_cloudwatch_metric_alarm.lambda : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.api : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.dynamodb : a.alarm_name],
-    [aws_cloudwatch_metric_alarm.dlq_depth.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.sqs : a.alarm_name],
   )
 }
 
 output "dlq_depth_alarm_arn" {
   description = "ARN of the DLQ depth alarm (usable in a CALCULATED/CloudWatch health check later)."
-  value       = aws_cloudwatch_metric_alarm.dlq_depth.arn
+  value       = aws_cloudwatch_metric_alarm.sqs["dlq-depth"].arn
 }
 
 output "api_alarm_names" {

@@ -4,13 +4,14 @@ variable "name_prefix" {
 }
 
 variable "watch" {
-  description = "What to alarm on: deployed Lambda function names (Errors, Throttles), the WebSocket API id and stage (IntegrationError, ExecutionError), the table (read/write throttle events) and the delivery DLQ (depth)."
+  description = "What to alarm on: deployed Lambda function names (Errors, Throttles), the WebSocket API id and stage (IntegrationError, ExecutionError), the table (read/write throttle events), the delivery DLQ (depth, age of the oldest message) and the redelivery queue (age of the oldest message)."
   type = object({
-    function_names = list(string)
-    api_id         = string
-    stage_name     = string
-    table_name     = string
-    dlq_name       = string
+    function_names        = list(string)
+    api_id                = string
+    stage_name            = string
+    table_name            = string
+    dlq_name              = string
+    redelivery_queue_name = string
   })
 }
 
@@ -26,13 +27,13 @@ variable "alarm_emails" {
 }
 
 variable "thresholds" {
-  description = "Alarm when a period's sum exceeds: a function's Errors / Throttles, the API's IntegrationError or ExecutionError, the table's throttle events, the records waiting on the DLQ (its maximum); period in seconds (a multiple of 60) and periods evaluated before alarming (1-24)."
+  description = "Alarm when a period's sum exceeds: a function's Errors / Throttles, the API's IntegrationError or ExecutionError, the table's throttle events, the records waiting on the DLQ (its maximum); alarm when the oldest message of the DLQ (dlq_age) or of the redelivery queue (redelivery_age) is older than that many seconds; period in seconds (a multiple of 60) and periods evaluated before alarming (1-24)."
   type        = map(number)
   default     = {}
 
   validation {
-    condition     = length(setsubtract(keys(var.thresholds), ["lambda_errors", "lambda_throttles", "api_errors", "dynamodb_throttles", "dlq_depth", "period_seconds", "evaluation_periods"])) == 0
-    error_message = "thresholds keys: lambda_errors, lambda_throttles, api_errors, dynamodb_throttles, dlq_depth (defaults 0, 0, 5, 0, 0), period_seconds (300, a multiple of 60), evaluation_periods (1, 1-24)."
+    condition     = length(setsubtract(keys(var.thresholds), ["lambda_errors", "lambda_throttles", "api_errors", "dynamodb_throttles", "dlq_depth", "dlq_age", "redelivery_age", "period_seconds", "evaluation_periods"])) == 0
+    error_message = "thresholds keys: lambda_errors, lambda_throttles, api_errors, dynamodb_throttles, dlq_depth (defaults 0, 0, 5, 0, 0), dlq_age, redelivery_age (seconds, defaults 3600, 900), period_seconds (300, a multiple of 60), evaluation_periods (1, 1-24)."
   }
 }
 

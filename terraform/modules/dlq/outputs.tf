@@ -1,5 +1,5 @@
 output "url" {
-  description = "Queue URL (the functions' DLQ_URL)."
+  description = "Queue URL (SendMessage, ReceiveMessage)."
   value       = aws_sqs_queue.this.url
 }
 
@@ -14,6 +14,6 @@ output "name" {
 }
 
 output "kms_key_arn" {
-  description = "ARN of the key encrypting the queue (producers need kms:GenerateDataKey and kms:Decrypt)."
+  description = "ARN of the key encrypting the queue (producers need kms:GenerateDataKey and kms:Decrypt, consumers kms:Decrypt)."
   value       = module.kms.arn
 }
