@@ -50,6 +50,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=7200,
         help="maximum connection duration, seconds",
     )
+    parser.add_argument(
+        "--dynamodb-fault-rate",
+        type=cliargs.rate,
+        default=0.0,
+        help="share of DynamoDB calls answered with throttling (ProvisionedThroughputExceededException)",
+    )
     parser.add_argument("--seed", type=int, help="seed fault injection, for reproducible runs")
     parser.add_argument(
         "--redelivery-delay", type=cliargs.non_negative_int, default=1, help="redelivery queue delay, seconds"
@@ -68,7 +74,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def configure_handlers(args: argparse.Namespace, backend: Any, endpoints: dict[str, str], api_id: str) -> None:
+def configure_handlers(
+    args: argparse.Namespace, backend: Any, endpoints: dict[str, str], api_id: str, dynamodb_url: str
+) -> None:
     """The environment the handlers read, as Terraform would set it on AWS, pointed at local services."""
     os.environ.update(
         {
@@ -76,7 +84,7 @@ def configure_handlers(args: argparse.Namespace, backend: Any, endpoints: dict[s
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_REGION": args.region,
             "AWS_DEFAULT_REGION": args.region,
-            "AWS_ENDPOINT_URL_DYNAMODB": backend.dynamodb_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
             "AWS_ENDPOINT_URL_SQS": backend.services_url,
             "TABLE_NAME": backend.table_name,
             "REDELIVERY_QUEUE_URL": backend.redelivery_url,
@@ -106,7 +114,8 @@ def dev_token(name: str, ttl_seconds: int = 12 * 3600) -> str:
 async def serve(args: argparse.Namespace) -> int:
     import random
 
-    from dynamowave.local.backend import RedeliverySettings, start_backend
+    from dynamowave.local.backend import RedeliverySettings, free_port, start_backend
+    from dynamowave.local.ddbfaults import DynamoDBFaults
     from dynamowave.local.gateway import Faults, Gateway
     from dynamowave.local.lambdas import Invoker
     from dynamowave.local.queues import RedeliveryPoller
@@ -143,8 +152,6 @@ async def serve(args: argparse.Namespace) -> int:
     ]
     for gateway in gateways:
         gateway.peers = [g for g in gateways if g is not gateway]
-    configure_handlers(args, backend, {g.region: g.management_url for g in gateways}, gateways[0].api_id)
-
     runners: list[web.AppRunner] = []
     pollers: list[StreamPoller | RedeliveryPoller] = []
     stop = asyncio.Event()
@@ -152,6 +159,17 @@ async def serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        dynamodb_url = backend.dynamodb_url
+        if args.dynamodb_fault_rate:
+            proxy = DynamoDBFaults(backend.dynamodb_url, args.dynamodb_fault_rate, rng)
+            runner = web.AppRunner(proxy.app, access_log=None, handle_signals=False)
+            await runner.setup()
+            runners.append(runner)
+            proxy_port = free_port()
+            await web.TCPSite(runner, "127.0.0.1", proxy_port).start()
+            dynamodb_url = f"http://127.0.0.1:{proxy_port}"
+        endpoints = {g.region: g.management_url for g in gateways}
+        configure_handlers(args, backend, endpoints, gateways[0].api_id, dynamodb_url)
         for gateway in gateways:
             runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
             await runner.setup()
@@ -175,6 +193,8 @@ async def serve(args: argparse.Namespace) -> int:
         kind = "embedded moto server" if backend.embedded_dynamodb else "external"
         print(f"DynamoDB: {backend.dynamodb_url} ({kind}), table {backend.table_name}; auth: {args.auth}")
         print(f"redelivery queue: {backend.redelivery_url} (DLQ {backend.dlq_url})")
+        if args.dynamodb_fault_rate:
+            print(f"DynamoDB faults: {args.dynamodb_fault_rate:.0%} of the handlers' table calls throttled")
         for gateway in gateways:
             print(f"[{gateway.region}] chat:        http://{gateway.domain_name}/")
             print(f"[{gateway.region}] websocket:   {gateway.websocket_url}")

@@ -157,18 +157,28 @@ def send(
         )
     except ClientMessageIdConflict:
         raise ProtocolError("conflict", "clientMessageId was already used for another text", cmid) from None
+    # Read the room before acking: a read that fails now answers `unavailable` instead of an ack
+    # whose fan-out never happens (the retry with the same clientMessageId fans it out).
+    members = list(deps.store.memberships.connection_ids(room, region, now=deps.clock()))
     ack = ack_frame(cmid, message.message_id, message.ts)
     settle(deps, delivery, [delivery.send(connection_id, ack, deadline)], ack, room=None)
-    report = fan_out(deps, delivery, message, deadline)
+    report = fan_out(deps, delivery, message, deadline, members)
     event = "message_sent" if is_new else "message_resent"
     log.info(event, room=room, messageId=message.message_id, connectionId=connection_id, **report.counts())
     return message
 
 
-def fan_out(deps: Dependencies, delivery: Delivery, message: StoredMessage, deadline: float) -> DeliveryReport:
-    """Deliver a stored message to every member of its room in ``delivery``'s region."""
+def fan_out(
+    deps: Dependencies,
+    delivery: Delivery,
+    message: StoredMessage,
+    deadline: float,
+    members: Iterable[str] | None = None,
+) -> DeliveryReport:
+    """Deliver a stored message to ``members`` (default: every member of its room in ``delivery``'s region)."""
     frame = _message_frame(message)
-    members = deps.store.memberships.connection_ids(message.room, delivery.region, now=deps.clock())
+    if members is None:
+        members = deps.store.memberships.connection_ids(message.room, delivery.region, now=deps.clock())
     report = delivery.broadcast(members, frame, deadline)
     settle(deps, delivery, report.undelivered, frame, message.room)
     return report

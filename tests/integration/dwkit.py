@@ -266,8 +266,12 @@ class ChatClient:
         )
         return frame
 
-    def wait_for(self, type_: str, timeout: float = RECV_TIMEOUT_S, **fields: Any) -> tuple[dict, list[dict]]:
-        """Receive until a matching frame arrives, returning it and the frames skipped on the way."""
+    def wait_for(
+        self, type_: str | tuple[str, ...], timeout: float = RECV_TIMEOUT_S, **fields: Any
+    ) -> tuple[dict, list[dict]]:
+        """Receive until a matching frame (of type ``type_``, or one of them) arrives, returning it
+        and the frames skipped on the way."""
+        types = (type_,) if isinstance(type_, str) else type_
         deadline = time.monotonic() + timeout
         skipped: list[dict[str, Any]] = []
         while True:
@@ -275,7 +279,7 @@ class ChatClient:
             if remaining <= 0:
                 raise AssertionError(f"{self.label}: no {type_!r} frame with {fields} in {timeout} s; got {skipped}")
             frame = self.next_frame(remaining)
-            if frame.get("type") == type_ and all(frame.get(k) == v for k, v in fields.items()):
+            if frame.get("type") in types and all(frame.get(k) == v for k, v in fields.items()):
                 return frame, skipped
             skipped.append(frame)
 

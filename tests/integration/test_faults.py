@@ -146,3 +146,56 @@ def test_an_injected_410_is_a_dead_connection_socket_closed_and_pruned(gone_runt
     assert [m["text"]["S"] for m in gone_runtime.stored_messages(room)] == ["into the void"]
     assert poll(lambda: not gone_runtime.member_ids(room)), gone_runtime.member_ids(room)
     assert gone_runtime.stats()["post_injected_gone"] >= 2
+
+
+SENDS = 12
+
+
+@pytest.fixture(scope="module")
+def throttled_runtime() -> Iterator[Runtime]:
+    with running(("moto", None), "--dynamodb-fault-rate", "0.5", "--seed", "11") as rt:
+        yield rt
+
+
+def _connect(clients, runtime: Runtime, label: str, room: str) -> ChatClient:
+    """A throttled $connect is refused (HTTP 500) like on AWS: a client simply connects again."""
+    from websockets.exceptions import InvalidStatus
+
+    for _ in range(10):
+        try:
+            return clients(runtime, label, room=room)
+        except InvalidStatus:
+            continue
+    raise AssertionError(f"{label} could not connect in 10 attempts")
+
+
+def test_a_throttled_table_never_acks_what_it_did_not_store(throttled_runtime: Runtime, clients) -> None:
+    room = new_room("throttled")
+    alice = _connect(clients, throttled_runtime, "alice", room)
+    bob = _connect(clients, throttled_runtime, "bob", room)
+    acked: dict[str, str] = {}  # text → messageId
+    unavailable = 0
+    started = time.monotonic()
+    for n in range(SENDS):
+        text, cmid = f"t{n}", f"th-{n}"
+        for _attempt in range(8):  # `unavailable` is safe to retry with the same clientMessageId
+            alice.send(action="sendMessage", text=text, clientMessageId=cmid)
+            reply, _ = alice.wait_for(("ack", "error"), timeout=15, clientMessageId=cmid)
+            if reply["type"] == "ack":
+                acked[text] = reply["messageId"]
+                break
+            assert reply["code"] == "unavailable", reply
+            unavailable += 1
+    stored = {m["text"]["S"]: m["messageId"]["S"] for m in throttled_runtime.stored_messages(room)}
+    print(
+        f"\nthrottled table: {SENDS} sent, {len(acked)} acked, {unavailable} unavailable answers, "
+        f"{len(stored)} stored, in {time.monotonic() - started:.1f} s"
+    )
+    assert unavailable > 0, "fault injection did not bite: the test proves nothing"
+    assert all(stored.get(text) == message_id for text, message_id in acked.items()), (acked, stored)
+    assert set(stored) <= {f"t{n}" for n in range(SENDS)}
+    seen: set[str] = set()
+    deadline = time.monotonic() + 30  # live, or through the redelivery queue
+    while not set(acked.values()) <= seen and time.monotonic() < deadline:
+        seen |= {f["messageId"] for f in bob.drain(0.2) if f.get("type") == "message"}
+    assert set(acked.values()) <= seen, set(acked.values()) - seen
