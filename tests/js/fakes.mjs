@@ -134,6 +134,7 @@ export function startedChat({ name = "alice", room = "lobby", random = () => 0.5
     connect: (options) => new Connection({ WebSocket: FakeWebSocket, timers, now: timers.clock, random, ...options }),
     newId: () => `cmid-${++ids}`,
     now: timers.clock,
+    timers,
     pageHref: () => "http://127.0.0.1:8000/",
   });
   chat.setConfig(normalizeConfig({ websocketUrl: "ws://127.0.0.1:8000/dev", auth: "off" }));
@@ -141,3 +142,6 @@ export function startedChat({ name = "alice", room = "lobby", random = () => 0.5
   chat.setIdentity(name, "");
   return { chat, timers, view, calls, called };
 }
+
+/** The clientMessageIds of the sendMessage frames a socket sent, in order. */
+export const sentIds = (ws) => ws.frames("sendMessage").map((f) => f.clientMessageId);

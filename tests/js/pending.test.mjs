@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { PendingSends } from "../../dynamowave/static/js/pending.js";
-import { FakeWebSocket, startedChat } from "./fakes.mjs";
+import { FakeWebSocket, sentIds, startedChat } from "./fakes.mjs";
 
 function three() {
   const pending = new PendingSends();
@@ -43,14 +43,18 @@ describe("PendingSends", () => {
     assert.equal(pending.size, 3, "failed sends stay until retried or discarded");
   });
 
-  test("what gets resent: sending entries of the room, in order; failed ones wait for Retry", () => {
+  test("the head of the queue: oldest still to send in a sendable room; Retry re-queues at the end", () => {
     const pending = three();
+    const all = () => true;
+    assert.equal(pending.next(all).clientMessageId, "a");
+    assert.equal(pending.next((room) => room === "side").clientMessageId, "c", "a room not joined waits");
+    assert.equal(pending.next(() => false), null);
     pending.fail({ code: "rate_limited", clientMessageId: "a" });
-    assert.deepEqual(ids(pending.toSend("lobby")), ["b"]);
+    assert.equal(pending.next(all).clientMessageId, "b", "failed ones wait for Retry");
     assert.equal(pending.retry("a").state, "sending");
     assert.equal(pending.get("a").error, null);
-    assert.deepEqual(ids(pending.toSend("lobby")), ["a", "b"]);
-    assert.deepEqual(ids(pending.toSend("side")), ["c"]);
+    assert.deepEqual(ids(pending.inRoom("lobby")), ["b", "a"]);
+    assert.equal(pending.next(all).clientMessageId, "b");
     assert.equal(pending.retry("nope"), null);
   });
 
@@ -119,20 +123,17 @@ describe("sending through the chat", () => {
       "You are sending messages too quickly. Please wait a moment.",
       "slow down",
     ]);
+    assert.deepEqual(sentIds(ws), ["cmid-1", "cmid-2"], "the error let the next one go");
 
     ws.serverClose();
     timers.advance(60_000);
     ws = connect();
-    assert.deepEqual(
-      ws.frames("sendMessage").map((f) => f.clientMessageId),
-      ["cmid-2"],
-    );
+    assert.deepEqual(sentIds(ws), ["cmid-2"], "the failed one is not resent");
 
     chat.retry("cmid-1");
-    assert.deepEqual(
-      ws.frames("sendMessage").map((f) => f.clientMessageId),
-      ["cmid-2", "cmid-1"],
-    );
+    assert.deepEqual(sentIds(ws), ["cmid-2"], "Retry queues it behind the one in flight");
+    ws.receive({ type: "ack", clientMessageId: "cmid-2", messageId: "M2", ts: timers.now });
+    assert.deepEqual(sentIds(ws), ["cmid-2", "cmid-1"]);
   });
 
   test("not_in_room: Retry joins again and the join flushes the message", () => {

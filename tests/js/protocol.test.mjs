@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { DEFAULT_LIMITS } from "../../dynamowave/static/js/config.js";
-import { createProtocol, decodeFrame, describeError, ProtocolError } from "../../dynamowave/static/js/protocol.js";
+import {
+  charLength,
+  createProtocol,
+  decodeFrame,
+  describeError,
+  ProtocolError,
+  utf8Length,
+} from "../../dynamowave/static/js/protocol.js";
 
 const proto = createProtocol(DEFAULT_LIMITS);
 const refusedWith = (code) => (err) => err instanceof ProtocolError && err.code === code;
@@ -72,6 +79,44 @@ describe("encoding client frames", () => {
     }
     assert.throws(() => proto.joinRoom("a b"), refusedWith("invalid_request"));
     assert.throws(() => proto.sendMessage("x".repeat(65), "hi", "c-1"), refusedWith("invalid_request"));
+  });
+});
+
+describe("any text within the server's character limit fits in a frame", () => {
+  const longRoom = "r".repeat(64);
+  const longId = "c".repeat(64); // the longest envelope the client can build
+
+  test("4,000 emoji: raw UTF-8 in the frame (no \\uXXXX escapes), under maxFrameBytes", () => {
+    assert.equal(DEFAULT_LIMITS.maxFrameBytes, 32768);
+    const text = "😀".repeat(4000);
+    const frame = proto.sendMessage(longRoom, text, longId);
+    assert.doesNotMatch(frame, /\\u/, "JSON.stringify writes non-ASCII as itself, not as escapes");
+    const bytes = Buffer.byteLength(frame, "utf8");
+    assert.equal(bytes, utf8Length(frame));
+    assert.ok(bytes < DEFAULT_LIMITS.maxFrameBytes, `${bytes} bytes`);
+    assert.ok(bytes < 4000 * 4 + 200, "4 bytes per emoji plus the envelope");
+    assert.equal(JSON.parse(frame).text, text);
+  });
+
+  test("the worst characters the server accepts, 4,000 of them, still fit", () => {
+    // At most 4 bytes each: astral characters raw, quote, backslash and the allowed controls escaped
+    // to 2 bytes, U+2028 raw (3 bytes). JSON.stringify \\u-escapes only what the server refuses.
+    const worst = ["😀", '"', "\\", "\n", "\r", "\t", "\u2028", "€"];
+    const text = Array.from({ length: 4000 }, (_, i) => worst[i % worst.length]).join("");
+    assert.equal(proto.textProblem(text), null);
+    const frame = proto.sendMessage(longRoom, text, longId);
+    assert.ok(utf8Length(frame) < DEFAULT_LIMITS.maxFrameBytes);
+    assert.equal(JSON.parse(frame).text, text);
+  });
+
+  test("the pre-send check counts characters like the server's len(): code points", () => {
+    // Python's len() of each string (checked with python3), not its UTF-16 length.
+    const pythonLen = [["😀", 1], ["e\u0301", 2], ["👍🏽", 2], ["👨‍👩‍👧", 5], ["🇫🇷", 2], ["€", 1], ["a\r\nb", 4]];
+    for (const [s, n] of pythonLen) assert.equal(charLength(s), n, JSON.stringify(s));
+    const atLimit = "👍🏽".repeat(2000); // 4,000 code points, 8,000 UTF-16 units
+    assert.equal(proto.textProblem(atLimit), null);
+    assert.equal(proto.textProblem(`${atLimit}a`), "payload_too_large");
+    assert.equal(proto.textProblem("😀".repeat(4001)), "payload_too_large");
   });
 });
 

@@ -2,7 +2,9 @@
 // It touches no DOM itself (the view is injected), so it runs under Node with a fake view.
 import { historyOptions, planCatchup } from "./catchup.js";
 import { socketUrl } from "./config.js";
+import { realTimers } from "./connection.js";
 import { createInbox } from "./inbox.js";
+import { Outbox } from "./outbox.js";
 import { PendingSends } from "./pending.js";
 import { createProtocol, describeError } from "./protocol.js";
 import { Rooms } from "./rooms.js";
@@ -21,11 +23,19 @@ export class Chat {
   lastAliveAt = null; // when the connection last worked (open or frame), by this.now()
 
   /** connect(options) builds the Connection (see connection.js) with the handlers given here. */
-  constructor({ view, connect, newId, now = Date.now, pageHref }) {
+  constructor({ view, connect, newId, now = Date.now, pageHref, timers = realTimers }) {
     this.view = view;
     this.newId = newId;
     this.now = now;
     this.pageHref = pageHref;
+    // One sendMessage in flight per connection: a sender's messages are stored in typed order.
+    this.outbox = new Outbox({
+      pending: this.pending,
+      timers,
+      canSend: (room) => this.online && Boolean(this.rooms.get(room)?.joined),
+      transmit: (p) => this.sendPending(p),
+      onTimeout: () => this.ping(), // no ack: make sure the socket is still alive
+    });
     this.conn = connect({
       pingData: () => this.protocol.ping(),
       on: {
@@ -124,8 +134,8 @@ export class Chat {
     const p = this.pending.add({ clientMessageId, room: room.name, text, ts: this.now() });
     this.view.messages.addPending(p, this.name);
     this.view.messages.toBottom();
-    // Offline, it stays pending and goes out (same clientMessageId, so idempotent) on reconnect.
-    this.sendPending(p);
+    // Queued behind the one in flight; offline, it goes out on reconnect.
+    this.outbox.pump();
     return true;
   }
 
@@ -133,15 +143,17 @@ export class Chat {
     const p = this.pending.retry(clientMessageId);
     if (!p) return;
     const room = this.rooms.get(p.room);
-    // not_in_room: join again; the "joined" frame then flushes this message.
+    // not_in_room: join again; the "joined" frame then pumps the queue.
     if (room && !room.joined && this.online) this.send(this.protocol.joinRoom(p.room));
     this.view.messages.pendingSending(p);
-    this.sendPending(p);
+    this.outbox.pump();
   }
 
   discard(clientMessageId) {
     const p = this.pending.discard(clientMessageId);
-    if (p) this.view.messages.removePending(p);
+    if (!p) return;
+    this.view.messages.removePending(p);
+    this.outbox.settled(p);
   }
 
   // ---- connection events -------------------------------------------------------------------
@@ -157,14 +169,17 @@ export class Chat {
     for (const room of this.rooms.list()) {
       this.send(room.joined ? this.historyRequest(room) : this.protocol.joinRoom(room.name));
     }
-    // Anything typed while offline, or whose ack was lost with the old socket, goes out now.
-    if (this.rooms.active) this.flush(this.rooms.active);
+    // The message whose answer was lost with the old socket (closed, or replaced by start())
+    // goes out first, then the queue; messages of rooms still to join wait for "joined".
+    this.outbox.lost();
+    this.outbox.pump();
     this.renderRooms();
     this.loadOlder();
     this.composer();
   }
 
   #onClose() {
+    this.outbox.lost();
     this.rooms.disconnected();
     this.rooms.cancelOlder(); // their replies died with the socket
     this.renderRooms();
@@ -191,25 +206,21 @@ export class Chat {
   /** Only into a room this socket has joined, or the server answers not_in_room. */
   sendPending(p) {
     const room = this.rooms.get(p.room);
-    if (!this.online || !room?.joined) return;
+    if (!this.online || !room?.joined) return false;
     let data;
     try {
       data = this.protocol.sendMessage(p.room, p.text, p.clientMessageId);
     } catch (err) {
       // Typed before the server's (stricter) limits arrived: fail it as the server would.
       this.#inbox.error({ code: err.code, message: err.message, clientMessageId: p.clientMessageId });
-      return;
+      return false;
     }
-    this.send(data);
-  }
-
-  flush(roomName) {
-    for (const p of this.pending.toSend(roomName)) this.sendPending(p);
+    return this.send(data);
   }
 
   forget(name) {
     if (!this.rooms.remove(name)) return;
-    this.pending.dropRoom(name);
+    for (const p of this.pending.dropRoom(name)) this.outbox.settled(p);
     this.showActive();
   }
 

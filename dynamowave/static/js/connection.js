@@ -96,8 +96,9 @@ export class Connection {
 
   ping() {
     if (!this.send(this.pingData())) return false;
-    this.#clear("pong");
-    this.#timers.pong = this.timers.setTimeout(() => this.#lost(), KEEPALIVE.pongTimeoutMs);
+    // A pong still awaited keeps its deadline: pings sent more often than the timeout (see the
+    // outbox's ack timeout) must not postpone the verdict on a dead socket forever.
+    this.#timers.pong ??= this.timers.setTimeout(() => this.#lost(), KEEPALIVE.pongTimeoutMs);
     return true;
   }
 

@@ -32,6 +32,7 @@ export function createInbox(chat) {
   function ack(f) {
     const p = pending.ack(f);
     if (!p) return;
+    chat.outbox.settled(p); // the next queued message goes out
     list().removePending(p);
     const room = rooms.get(p.room);
     const echoed = room?.get(f.messageId);
@@ -94,7 +95,7 @@ export function createInbox(chat) {
     const room = rooms.ensure(f.room);
     room.joined = true;
     chat.send(chat.historyRequest(room));
-    chat.flush(room.name);
+    chat.outbox.pump();
     chat.renderRooms();
   }
 
@@ -113,6 +114,9 @@ export function createInbox(chat) {
         room.joined = false;
         chat.renderRooms();
       }
+      // Failed (it waits for Retry or Discard): the queue moves on. After not_in_room the room's
+      // other messages wait for the join a Retry sends.
+      chat.outbox.settled(p);
     } else if (rooms.size) {
       rooms.cancelOlder(); // a failed history or join request must not leave a spinner behind
       chat.loadOlder();

@@ -114,9 +114,12 @@ export function createMessageList(doc, el, { isMine, onRetry, onDiscard }) {
       nodes.get(p)?.remove();
     },
 
+    /** Retried: sending again, at the end of the queue (the last of the pending copies). */
     pendingSending(p) {
       const node = nodes.get(p);
-      if (node) setSending(node);
+      if (!node) return;
+      setSending(node);
+      el.list.appendChild(node);
     },
 
     pendingFailed(p, reason) {

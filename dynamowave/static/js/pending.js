@@ -1,5 +1,6 @@
-// Messages sent but not yet acknowledged, keyed by clientMessageId. The id stays the same for
-// every resend, so the server stores a message once however often a reconnect repeats it.
+// Messages sent but not yet acknowledged, keyed by clientMessageId, in send-queue order. The id
+// stays the same for every resend, so the server stores a message once however often a reconnect
+// (or an ack timeout) repeats it. Which one goes out when is outbox.js's business.
 
 export class PendingSends {
   #items = new Map(); // clientMessageId -> entry, in the order they were typed
@@ -25,9 +26,13 @@ export class PendingSends {
     return [...this.#items.values()].filter((p) => p.room === room);
   }
 
-  /** What to (re)send into a room now joined: everything not failed. Failed ones wait for Retry. */
-  toSend(room) {
-    return this.inRoom(room).filter((p) => p.state === "sending");
+  /**
+   * The head of the queue: the oldest entry still to send whose room canSend(room) allows.
+   * Failed entries wait for Retry; those of a room not joined (yet) wait for the join.
+   */
+  next(canSend) {
+    for (const p of this.#items.values()) if (p.state === "sending" && canSend(p.room)) return p;
+    return null;
   }
 
   /** Match an ack frame; the entry is settled and removed, its messageId remembered as ours. */
@@ -50,12 +55,14 @@ export class PendingSends {
     return entry;
   }
 
-  /** The user asked to try a failed entry again. */
+  /** The user asked to try a failed entry again: it joins the end of the queue. */
   retry(clientMessageId) {
     const entry = this.#items.get(clientMessageId);
     if (!entry) return null;
     entry.state = "sending";
     entry.error = null;
+    this.#items.delete(clientMessageId);
+    this.#items.set(clientMessageId, entry);
     return entry;
   }
 
