@@ -113,6 +113,17 @@ describe("send queue", () => {
     assert.deepEqual(sentIds(next), ["cmid-1", "cmid-2"]);
   });
 
+  test("a transient error (unavailable) keeps the message in flight and the ack timeout resends it", () => {
+    const { chat, ws, timers } = fiveTyped();
+    ws.receive({ type: "error", code: "unavailable", message: "busy", clientMessageId: "cmid-1" });
+    assert.equal(chat.pending.get("cmid-1").state !== "failed", true, "not a verdict on the message");
+    assert.deepEqual(sentIds(ws), ["cmid-1"], "the queue does not move past it");
+    timers.advance(ACK_TIMEOUT_MS);
+    assert.deepEqual(sentIds(ws), ["cmid-1", "cmid-1"], "resent with the same clientMessageId");
+    ack(ws, "cmid-1", timers.now);
+    assert.deepEqual(sentIds(ws), ["cmid-1", "cmid-1", "cmid-2"]);
+  });
+
   test("no answer within the ack timeout: the same frame again, and a ping to test the socket", () => {
     const { ws, timers } = fiveTyped();
     timers.advance(ACK_TIMEOUT_MS - 1);

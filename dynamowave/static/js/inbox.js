@@ -1,6 +1,6 @@
 // Server frames (already decoded by protocol.js) applied to the chat's state and view.
 import { receiveCatchup } from "./catchup.js";
-import { describeError } from "./protocol.js";
+import { describeError, TRANSIENT_ERRORS } from "./protocol.js";
 
 /** One handler per frame type decodeFrame() can return. */
 export function createInbox(chat) {
@@ -106,6 +106,12 @@ export function createInbox(chat) {
 
   function error(f) {
     const friendly = describeError(f.code);
+    if (TRANSIENT_ERRORS.has(f.code) && f.clientMessageId) {
+      // Not a verdict on the message: it stays in flight and the ack timeout sends it again
+      // with the same clientMessageId (idempotent), keeping the sender's order.
+      chat.view.notice(friendly, f.message);
+      return;
+    }
     const p = pending.fail(f);
     if (p) {
       list().pendingFailed(p, friendly.replace(/\.$/, "").toLowerCase());

@@ -13,7 +13,13 @@ export const ERROR_TEXT = Object.freeze({
   not_in_room: "You are not in that room. Join it again to send messages there.",
   unauthorized: "You are not authorised. Check your token.",
   internal: "Something went wrong on the server. Please try again.",
+  unavailable: "The server is busy. Retrying…",
+  conflict: "That message id was already used for another text.",
+  limit_exceeded: "A limit was reached.",
 });
+
+/** Errors worth the same frame again later: the outbox's ack timeout resends it. */
+export const TRANSIENT_ERRORS = Object.freeze(new Set(["unavailable"]));
 
 export function describeError(code) {
   return Object.hasOwn(ERROR_TEXT, code) ? ERROR_TEXT[code] : "Something went wrong.";
