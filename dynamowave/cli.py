@@ -14,6 +14,10 @@ SUBCOMMANDS = {
     "token": ("dynamowave.tokens", "print a token that `dev --auth dev` (or a deployed stack) accepts"),
     "drill": ("dynamowave.drill", "run a Route 53 failover drill against a deployed environment"),
     "preflight": ("dynamowave.preflight", "check an AWS account and region before the first terraform apply"),
+    "replay-dlq": (
+        "dynamowave.replay",
+        "redeliver the final delivery DLQ's records to connections that are still there",
+    ),
 }
 
 
