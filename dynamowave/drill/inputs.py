@@ -24,8 +24,9 @@ from dynamowave.drill.model import (
 )
 
 
-def _values(doc: Mapping[str, Any]) -> dict[str, Any]:
-    # `terraform output -json` wraps each value as {"value": ..., "type": ..., "sensitive": ...}.
+def output_values(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The plain values of one region's `terraform output -json` document, which wraps each value
+    as {"value": ..., "type": ..., "sensitive": ...}."""
     return {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in doc.items()}
 
 
@@ -36,7 +37,7 @@ def parse_outputs(docs: Mapping[str, Mapping[str, Any]]) -> DrillInputs:
     by_role: dict[str, RegionInputs] = {}
     shared: dict[str, set[str]] = {k: set() for k in (*SHARED_OUTPUTS, "failover_websocket_url")}
     for label, doc in docs.items():
-        values = _values(doc)
+        values = output_values(doc)
         missing = [k for k in REQUIRED_OUTPUTS if not values.get(k)]
         if missing:
             raise InputError(

@@ -17,7 +17,7 @@ from chat.delivery import Delivery, Outcome
 from chat.deps import Dependencies
 from chat.redelivery import RedeliveryQueue
 from chat.store import Store
-from dynamowave.drill.inputs import _values, run_terraform
+from dynamowave.drill.inputs import output_values, run_terraform
 from dynamowave.drill.model import InputError, TerraformRunner
 from dynamowave.replay.run import DeliveryFor, DryRunDelivery
 
@@ -113,7 +113,7 @@ def read_outputs(env: str, region: str, terraform: str, data_dir_template: str, 
         raise TargetError(str(err)) from err
     except json.JSONDecodeError as err:
         raise TargetError(f"terraform output for {env}/{region} is not JSON: {err}") from err
-    values = _values(doc) if isinstance(doc, dict) else {}
+    values = output_values(doc) if isinstance(doc, dict) else {}
     missing = [name for name in REQUIRED_OUTPUTS if not values.get(name)]
     if missing:
         raise TargetError(
