@@ -140,7 +140,7 @@ def management(aws, monkeypatch: pytest.MonkeyPatch) -> FakeApis:
     def factory(endpoint_url: str, region: str) -> FakeManagement:
         return fakes[endpoint_url]
 
-    monkeypatch.setattr(clients, "management", factory)
+    monkeypatch.setattr(clients, "connections_api", factory)
     return fakes
 
 
