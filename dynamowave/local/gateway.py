@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 
 from chat import routes
 from chat.routes import Route
-from dynamowave.local.lambdas import ACCOUNT_ID, Invoker
+from dynamowave.local.lambdas import ACCOUNT_ID, Invoker, InvokerClosed
 
 
 def protocol_limits() -> dict[str, Any]:
@@ -45,6 +45,10 @@ def protocol_limits() -> dict[str, Any]:
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 MAX_MESSAGE_BYTES = 128 * 1024
+# Frames of one connection received but not yet answered: past this the gateway stops reading the
+# socket until one is done (TCP back-pressure), so a flooding client cannot queue without bound.
+MAX_PENDING_FRAMES = 64
+CLOSE_ALL_TIMEOUT_S = 3.0
 
 
 @dataclass
@@ -123,6 +127,7 @@ class Gateway:
         self.connections: dict[str, LocalConnection] = {}
         self.stats: Counter[str] = Counter()
         self.peers: list[Gateway] = []  # other regions, to detect cross-region management calls
+        self.shutting_down = False
         self.app = self._build_app()
 
     @property
@@ -238,7 +243,7 @@ class Gateway:
             "requestContext": self._request_context("$connect", "CONNECT", None, connection_id),
         }
         try:
-            result = await self.invoker.invoke("authorizer", self.region, event)
+            result = await self.invoker.invoke_lifecycle("authorizer", self.region, event)
         except Exception:
             return None
         statements = ((result or {}).get("policyDocument") or {}).get("Statement") or []
@@ -273,7 +278,7 @@ class Gateway:
             "requestContext": self._request_context("$connect", "CONNECT", conn, connection_id),
         }
         try:
-            result = await self.invoker.invoke(routes.ROUTES_BY_KEY["$connect"].function, self.region, event)
+            result = await self.invoker.invoke_lifecycle(routes.ROUTES_BY_KEY["$connect"].function, self.region, event)
             status = int((result or {}).get("statusCode", 200))
         except Exception:
             status = 500
@@ -312,16 +317,22 @@ class Gateway:
                     return
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     conn.last_active_at = _now_ms()
-                    # API Gateway invokes route integrations concurrently, not one frame at a time.
+                    # API Gateway invokes route integrations concurrently, not one frame at a time
+                    # (the invoker bounds how many of one connection's run at once, fairly).
                     task = asyncio.create_task(self._dispatch(conn, msg.data))
                     pending.add(task)
                     task.add_done_callback(pending.discard)
+                    if len(pending) >= MAX_PENDING_FRAMES:
+                        await asyncio.wait(set(pending), return_when=asyncio.FIRST_COMPLETED)
                 elif msg.type == WSMsgType.ERROR:
                     conn.closing_reason = "Message too big" if socket.close_code == 1009 else "Connection error"
                     return
                 else:  # CLOSE, CLOSING, CLOSED
                     return
         finally:
+            if pending and self.shutting_down:
+                for task in pending:  # queued frames of a stopping runtime are dropped
+                    task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
 
@@ -338,7 +349,9 @@ class Gateway:
         }
         self.stats[f"route:{route.key}"] += 1
         try:
-            result = await self.invoker.invoke(route.function, self.region, event)
+            result = await self.invoker.invoke(route.function, self.region, event, key=conn.connection_id)
+        except InvokerClosed:
+            return
         except Exception as err:  # a handler that raises: API Gateway answers with an internal error
             self.stats["handler_errors"] += 1
             result = {"statusCode": 500, "body": json.dumps({"message": "Internal server error", "error": repr(err)})}
@@ -361,7 +374,14 @@ class Gateway:
             ),
         }
         try:
-            await self.invoker.invoke(routes.ROUTES_BY_KEY["$disconnect"].function, self.region, event)
+            result = await self.invoker.invoke_lifecycle(
+                routes.ROUTES_BY_KEY["$disconnect"].function, self.region, event
+            )
+            if not 200 <= int((result or {}).get("statusCode", 200)) < 300:
+                self.stats["disconnect_failed"] += 1
+        except Exception:
+            self.stats["disconnect_failed"] += 1
+            raise
         finally:
             self.stats["disconnected"] += 1
 
@@ -432,6 +452,14 @@ class Gateway:
         return web.Response(status=204)
 
     async def close_all(self) -> None:
-        for conn in list(self.connections.values()):
+        """Stop: drop queued frames, close every socket at once (bounded); $disconnect still runs."""
+        self.shutting_down = True
+        self.invoker.close()
+
+        async def close(conn: LocalConnection) -> None:
             conn.closing_reason = "Server shutting down"
             await conn.socket.close(code=1001, message=b"Going away")
+
+        closing = [asyncio.create_task(close(conn)) for conn in list(self.connections.values())]
+        if closing:
+            await asyncio.wait(closing, timeout=CLOSE_ALL_TIMEOUT_S)

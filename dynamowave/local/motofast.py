@@ -1,0 +1,207 @@
+"""Make the embedded moto DynamoDB fit for a runtime serving many clients, keeping its semantics.
+
+Profiling ``dynamowave dev`` under load (scripts/bench_local.py, py-spy) showed three moto costs
+that grow with the table and break under concurrency; :func:`install` patches them in place:
+
+* ``TransactWriteItems`` deep-copied every table it touched (all items *and* the stream's records)
+  before each transaction, to restore on failure: O(table) time and garbage per connect, join,
+  leave, disconnect and message, and ``RuntimeError: dictionary changed size during iteration``
+  when another request thread wrote while it copied. A failed transaction then restored the whole
+  copy, silently undoing the other threads' writes made meanwhile. Replaced by: check every
+  condition first, write only if all hold, and undo just the items written (and their stream
+  records) if a write itself fails. All-or-nothing, conditions and cancellation reasons as before.
+* Requests ran concurrently on the server's threads with no isolation: a transaction's condition
+  checks and writes could interleave with another request's. Every DynamoDB request now holds one
+  lock (moto is pure Python: the GIL serialized it anyway), so transactions are isolated and
+  conditions atomic with their writes, as on DynamoDB.
+* ``Query`` on the table listed *and sorted the whole table* (``all_items``) to find one
+  partition: O(table log table) per query. It now reads the partition alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import threading
+from typing import Any
+
+_LOCK = threading.RLock()
+_installed = False
+
+
+def install() -> None:
+    """Patch moto's DynamoDB backend (idempotent; affects this process only)."""
+    global _installed
+    if _installed:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+
+    original_call = DynamoHandler.call_action
+
+    @functools.wraps(original_call)
+    def call_action(self: Any) -> Any:
+        with _LOCK:
+            return original_call(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+    original_query = Table.query
+    original_all_items = Table.all_items
+
+    @functools.wraps(original_query)
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name is not None or hash_key is None or not self.range_key_attr:
+            return original_query(self, hash_key, *args, **kwargs)
+        with _LOCK:
+            self.__dict__["_dw_partition"] = hash_key
+            try:
+                return original_query(self, hash_key, *args, **kwargs)
+            finally:
+                self.__dict__.pop("_dw_partition", None)
+
+    @functools.wraps(original_all_items)
+    def all_items(self: Any) -> Any:
+        partition = self.__dict__.get("_dw_partition")
+        if partition is None:
+            return original_all_items(self)
+        # query() only keeps this partition's items and sorts them itself.
+        hash_set = self.items.get(partition)
+        return list(hash_set.values()) if hash_set else []
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+    _installed = True
+
+
+def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    """moto's TransactWriteItems without the whole-table copies (see the module docstring)."""
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    with _LOCK:
+        targets: set[tuple[str, str]] = set()
+        planned: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = []  # (op type, op, table, key)
+        errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+        for item in transact_items:
+            if len(item) > 1:
+                raise TransactWriteSingleOpException
+            op_type, op = next(iter(item.items()))
+            original: dict[str, Any] | None = None
+            try:
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                if op_type == "Put":
+                    table = self.get_table(table_name)
+                    attrs = op["Item"]
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+                unique = (str(table_name), str(dict(sorted(key.items()))))
+                if unique in targets:
+                    raise MultipleTransactionsException()
+                targets.add(unique)
+                current = self.get_item(table_name, key)
+                condition = op.get("ConditionExpression")
+                if condition is not None:
+                    check = get_filter_expression(
+                        condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                    )
+                    if not check.expr(current):
+                        if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                            original = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original)
+                planned.append((op_type, op, table_name, key))
+                errors.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                raise  # nothing written yet
+            except ConditionalCheckFailed as err:
+                errors.append(("ConditionalCheckFailed", str(err.message), original))
+            except Exception as err:  # reported as the item's cancellation reason
+                errors.append((type(err).__name__, str(err), original))
+        if any(code is not None for code, _, _ in errors):
+            raise TransactionCanceledException(errors)
+        _apply(self, planned, len(transact_items))
+
+
+def _apply(self: Any, planned: list[tuple[str, dict[str, Any], str, dict[str, Any]]], count: int) -> None:
+    """Write every planned operation; if one fails, undo the ones already written."""
+    from moto.dynamodb.exceptions import MockValidationException, TransactionCanceledException
+
+    undo: list[tuple[Any, Any, Any, Any]] = []  # (table, hash, range, the item before, deep-copied)
+    streams: dict[int, tuple[Any, int]] = {}  # id(shard) -> (shard, its length before)
+    for index, (op_type, op, table_name, key) in enumerate(planned):
+        if op_type == "ConditionCheck":
+            continue
+        table = self.get_table(table_name)
+        hash_key, range_key = self.get_keys_value(table, key)
+        shard = table.stream_shard
+        if shard is not None and id(shard) not in streams:
+            streams[id(shard)] = (shard, len(shard.items))
+        undo.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+        names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        condition = op.get("ConditionExpression")
+        try:
+            if op_type == "Put":
+                self.put_item(
+                    table_name,
+                    op["Item"],
+                    condition_expression=condition,
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            elif op_type == "Delete":
+                self.delete_item(
+                    table_name,
+                    key,
+                    condition_expression=condition,
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            else:
+                self.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    condition_expression=condition,
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+        except Exception as err:
+            _undo(undo, streams)
+            if isinstance(err, MockValidationException):
+                raise
+            reasons: list[tuple[str | None, str | None, dict[str, Any] | None]] = [(None, None, None)] * count
+            reasons[index] = (type(err).__name__, str(err), None)
+            raise TransactionCanceledException(reasons) from err
+
+
+def _undo(undo: list[tuple[Any, Any, Any, Any]], streams: dict[int, tuple[Any, int]]) -> None:
+    for table, hash_key, range_key, before in reversed(undo):
+        if table.range_key_attr:
+            partition = table.items[hash_key]
+            if before is None:
+                partition.pop(range_key, None)
+            else:
+                partition[range_key] = before
+        elif before is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = before
+    for shard, length in streams.values():
+        del shard.items[length:]  # a cancelled transaction leaves no stream records
