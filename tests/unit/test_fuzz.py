@@ -23,8 +23,7 @@ or one of the error codes that route can answer.
 
 The table is built once per test function and the examples run inside it (hence the suppressed
 ``function_scoped_fixture`` health check): every property holds whatever state earlier examples
-left. Known production bugs are excluded from the property tests by ``known_bug`` (only the one
-assertion each breaks) and pinned by the strict xfail tests at the end of the module.
+left. The bugs the fuzzer found first are pinned by the regression tests at the end of the module.
 """
 
 from __future__ import annotations
@@ -52,6 +51,7 @@ from chat.protocol import (
     CLIENT_MESSAGE_ID_RE,
     ERROR_CODES,
     MAX_FRAME_BYTES,
+    MAX_MESSAGE_BYTES,
     MAX_TEXT_CHARS,
     MAX_TS_MS,
     ROOM_RE,
@@ -66,7 +66,6 @@ from tests.unit.conftest import REGION, TABLE, Context, all_items, endpoint, ws_
 GENERATED: Counter[str] = Counter()  # frames generated, per fuzz test
 SELECTED: Counter[str] = Counter()  # frames per route their action selects
 DELIVERED: Counter[str] = Counter()  # deliveries per route handler (selected + random route)
-KNOWN_BUG_HITS: Counter[str] = Counter()  # generated inputs excluded from one assertion by known_bug
 COMPLETED: set[str] = set()  # fuzz tests that ran to the end
 MIN_FRAMES = 10_000
 
@@ -203,9 +202,12 @@ class Frame:
 
     @cached_property
     def echo_expected(self) -> str | None:
-        """The clientMessageId an error must echo: a sendMessage object carrying a valid one."""
+        """The clientMessageId an error must echo: a sendMessage object carrying a valid one, in a
+        message API Gateway can deliver at all (≤ 128 KB; a larger one closes the socket first)."""
         value = self.value
         if not isinstance(value, dict) or value.get("action") != "sendMessage":
+            return None
+        if self.raw is not None and len(self.raw) > MAX_MESSAGE_BYTES:
             return None
         cmid = value.get("clientMessageId")
         return cmid if isinstance(cmid, str) and CLIENT_MESSAGE_ID_RE.fullmatch(cmid) else None
@@ -226,25 +228,6 @@ class Frame:
         if not isinstance(self.value, dict):
             return "invalid_json"
         return None
-
-
-# ---- known production bugs (functions/chat/** is another engineer's: not fixed here) ------------
-
-PING_OVERSIZE = "ping over 32 KB answers pong, not payload_too_large"
-PING_NAN = "ping with NaN/Infinity answers pong, not invalid_json"
-SEND_OVERSIZE_NO_CMID = "payload_too_large for an oversize sendMessage omits its clientMessageId"
-
-
-def known_bug(frame: Frame, route: Route) -> str | None:
-    """The known bug this delivery runs into, if any: its one failing assertion is skipped."""
-    if route.key == "ping" and frame.selected.key == "ping":
-        if frame.oversize:
-            return PING_OVERSIZE
-        if frame.value is INVALID:  # lenient JSON but not strict: NaN / Infinity / -Infinity
-            return PING_NAN
-    if route.key == "sendMessage" and frame.oversize and frame.echo_expected:
-        return SEND_OVERSIZE_NO_CMID
-    return None
 
 
 # ---- server frames ----------------------------------------------------------------------------
@@ -383,9 +366,7 @@ class Fuzzer:
         self.deliver(frame, frame.selected, connection_id, selected=True)
         self.deliver(frame, random_route, connection_id, selected=False)
 
-    def deliver(
-        self, frame: Frame, route: Route, connection_id: str, *, selected: bool, ignore_known_bugs: bool = True
-    ) -> dict[str, Any] | None:
+    def deliver(self, frame: Frame, route: Route, connection_id: str, *, selected: bool) -> dict[str, Any] | None:
         where = f"{frame!r} -> {route.key} as {connection_id}"
         event = ws_event(route.key, connection_id)
         event["isBase64Encoded"] = frame.base64
@@ -400,17 +381,13 @@ class Fuzzer:
         posts = self.fake.posts[posts_before:]
         for _, posted in posts:  # 4
             check_server_frame(posted, PUSHED_TYPES)
-        bug = known_bug(frame, route) if ignore_known_bugs else None
-        if bug:
-            KNOWN_BUG_HITS[bug] += 1
 
         if reply is not None and reply["type"] == "error":
             assert reply["code"] != "internal", f"an exception was swallowed into 'internal': {where}"
             assert not posts, f"a refused frame posted {posts}: {where}"
             state = table_state()  # 3: a refused frame leaves no partial state
             assert state == self.snapshot, f"refused ({reply}); {state_diff(self.snapshot, state)}: {where}"
-            if bug != SEND_OVERSIZE_NO_CMID:
-                self.check_echo(frame, route, reply, where)
+            self.check_echo(frame, route, reply, where)
         else:
             if reply is None:  # sendMessage stored it: the sender's ack goes out first
                 assert posts, f"sendMessage succeeded without an ack: {where}"
@@ -419,7 +396,7 @@ class Fuzzer:
             elif reply["type"] == "history" and reply["next"] and len(self.cursors) < 50:
                 self.cursors.append(reply["next"])
             self.resnapshot()
-        if selected and bug not in (PING_OVERSIZE, PING_NAN):
+        if selected:
             self.check_selected_route(frame, route, reply, where)
         return reply
 
@@ -1091,44 +1068,26 @@ def test_generated_at_least_10000_frames(capsys: pytest.CaptureFixture[str]) -> 
         print("  frames per generator:      " + ", ".join(f"{k} {v}" for k, v in sorted(GENERATED.items())))
         print("  frames per selected route: " + ", ".join(f"{k} {SELECTED[k]}" for k in HANDLERS))
         print("  deliveries per route:      " + ", ".join(f"{k} {DELIVERED[k]}" for k in HANDLERS))
-        for bug, hits in sorted(KNOWN_BUG_HITS.items()):
-            print(f"  known bug, excluded {hits}x: {bug}")
     assert total >= MIN_FRAMES
     assert all(DELIVERED[key] for key in HANDLERS), DELIVERED
 
 
-# ---- known bugs: strict xfails that turn into failures once functions/chat/** fixes them --------
+# ---- regressions: what the fuzzer found first ------------------------------------------------
 
 PING = ROUTES_BY_KEY["ping"]
 SEND = ROUTES_BY_KEY["sendMessage"]
 
 
-@pytest.mark.xfail(strict=True, reason=f"known bug: {PING_OVERSIZE}")
-def test_known_bug_ping_over_32kb_is_payload_too_large(fuzzer: Fuzzer) -> None:
+def test_ping_over_32kb_is_payload_too_large(fuzzer: Fuzzer) -> None:
     frame = Frame(json.dumps({"action": "ping", "pad": "x" * MAX_FRAME_BYTES}))
-    fuzzer.deliver(frame, PING, "alice", selected=True, ignore_known_bugs=False)
+    fuzzer.deliver(frame, PING, "alice", selected=True)
 
 
-@pytest.mark.xfail(strict=True, reason=f"known bug: {PING_NAN}")
 @pytest.mark.parametrize("body", ['{"action":"ping","x":NaN}', '{"action":"ping","x":-Infinity}'])
-def test_known_bug_ping_with_nan_is_invalid_json(fuzzer: Fuzzer, body: str) -> None:
-    fuzzer.deliver(Frame(body), PING, "alice", selected=True, ignore_known_bugs=False)
+def test_ping_with_nan_is_invalid_json(fuzzer: Fuzzer, body: str) -> None:
+    fuzzer.deliver(Frame(body), PING, "alice", selected=True)
 
 
-@pytest.mark.xfail(strict=True, reason=f"known bug: {SEND_OVERSIZE_NO_CMID}")
-def test_known_bug_oversize_send_echoes_client_message_id(fuzzer: Fuzzer) -> None:
+def test_oversize_send_echoes_client_message_id(fuzzer: Fuzzer) -> None:
     frame = Frame(json.dumps({"action": "sendMessage", "text": "x" * MAX_FRAME_BYTES, "clientMessageId": "big-1"}))
-    fuzzer.deliver(frame, SEND, "alice", selected=True, ignore_known_bugs=False)
-
-
-def test_known_bug_filter_excludes_only_those_inputs() -> None:
-    """The exclusions stay narrow: in-size, strict frames and other routes are checked in full."""
-    assert known_bug(Frame('{"action":"ping","x":NaN}'), PING) == PING_NAN
-    assert known_bug(Frame('{"action":"ping","x":1}'), PING) is None
-    assert known_bug(Frame('{"action":"ping","x":NaN}'), ROUTES_BY_KEY["$default"]) is None
-    assert known_bug(Frame(json.dumps({"action": "ping", "pad": "x" * MAX_FRAME_BYTES})), PING) == PING_OVERSIZE
-    assert known_bug(Frame(json.dumps({"action": "ping", "pad": "x" * 100})), PING) is None
-    big = {"action": "sendMessage", "text": "x" * MAX_FRAME_BYTES}
-    assert known_bug(Frame(json.dumps({**big, "clientMessageId": "c1"})), SEND) == SEND_OVERSIZE_NO_CMID
-    assert known_bug(Frame(json.dumps(big)), SEND) is None
-    assert known_bug(Frame(json.dumps({**big, "clientMessageId": "not valid"})), SEND) is None
+    fuzzer.deliver(frame, SEND, "alice", selected=True)
