@@ -16,6 +16,7 @@ from dynamowave import cliargs
 
 DEV_AUTH_SECRET = "dynamowave-local-dev-secret"  # noqa: S105 - local --auth dev only, never deployed
 DEFAULT_REGIONS = ("eu-west-1", "us-east-1")
+DEFAULT_DELIVERY_BUDGET_MS = "3000"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +93,7 @@ def configure_handlers(
             "WEBSOCKET_STAGE": args.stage,
             "CONNECTIONS_ENDPOINTS": json.dumps(endpoints),
             "APP_VERSION": "local",
-            "DELIVERY_BUDGET_MS": os.environ.get("DELIVERY_BUDGET_MS", "3000"),
+            "DELIVERY_BUDGET_MS": os.environ.get("DELIVERY_BUDGET_MS", DEFAULT_DELIVERY_BUDGET_MS),
         }
     )
     if args.auth == "dev":
@@ -147,6 +148,7 @@ async def serve(args: argparse.Namespace) -> int:
             max_connection_s=args.max_connection_seconds,
             faults=Faults(args.post_fault_rate, args.post_gone_rate, args.post_latency_ms, rng),
             token_issuer=dev_token,
+            public_config={"catchUpMarginMs": catch_up_margin_ms(args)},
         )
         for i, region in enumerate(regions)
     ]
@@ -214,6 +216,19 @@ async def serve(args: argparse.Namespace) -> int:
             await asyncio.to_thread(poller.stop)
         invoker.shutdown()
         backend.stop()
+
+
+CATCH_UP_REPLICATION_MARGIN_MS = 10_000
+
+
+def catch_up_margin_ms(args: argparse.Namespace) -> int:
+    """How far behind the newest message it has seen a reconnecting client must catch up: the
+    replication margin plus the longest a failed delivery can wait for redelivery (its first
+    budget, the queue's delay, then a visibility timeout per receive). A message parked for a
+    connection that then died is only ever recovered by catch-up, so the window must reach it."""
+    budget_ms = int(os.environ.get("DELIVERY_BUDGET_MS", DEFAULT_DELIVERY_BUDGET_MS))
+    parked_s = args.redelivery_delay + args.max_receive_count * args.redelivery_visibility
+    return CATCH_UP_REPLICATION_MARGIN_MS + budget_ms + parked_s * 1000
 
 
 def region_names(args: argparse.Namespace) -> list[str]:

@@ -73,6 +73,11 @@ output "redelivery_queue_url" {
   value       = module.redelivery_queue.url
 }
 
+output "catch_up_margin_ms" {
+  description = "How far behind the newest message it has seen a reconnecting client asks history since: 10 s of replication lag plus the redelivery window (delivery budget + queue delay + max_receive_count x visibility timeout), so a delivery dropped with its dead connection is caught up."
+  value       = 10000 + var.app_settings.delivery_budget_ms + local.redelivery_lifetime_seconds * 1000
+}
+
 output "function_names" {
   description = "Manifest function name => deployed Lambda function name."
   value       = { for k, f in module.functions : k => f.function_name }

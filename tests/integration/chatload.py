@@ -46,7 +46,7 @@ from urllib.parse import urlencode, urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-CATCHUP_MARGIN_MS = 10_000
+CATCHUP_MARGIN_MS = 10_000  # without a server that says otherwise: the replication margin alone
 HISTORY_LIMIT = 100
 OPEN_TIMEOUT_S = 15.0
 REPLY_TIMEOUT_S = 15.0
@@ -54,6 +54,21 @@ ACK_TIMEOUT_S = 10.0  # no answer: resend with the same clientMessageId (a redel
 SEND_DEADLINE_S = 180.0  # a message that got no ack in this long is reported unanswered
 MAX_BACKOFF_S = 2.0
 RETRYABLE = {"unavailable", "internal", "rate_limited"}
+
+
+def served_catch_up_margin_ms(ws_url: str) -> int:
+    """The catch-up margin the server publishes in /config.json (its redelivery window plus the
+    replication margin), as the browser client reads it."""
+    import urllib.request
+
+    parts = urlsplit(ws_url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    try:
+        with urllib.request.urlopen(f"{scheme}://{parts.netloc}/config.json", timeout=5) as response:
+            value = json.load(response).get("catchUpMarginMs")
+    except (OSError, ValueError):
+        return CATCHUP_MARGIN_MS
+    return value if isinstance(value, int) and value >= 0 else CATCHUP_MARGIN_MS
 
 
 def now_ms() -> int:
@@ -121,6 +136,7 @@ class LoadClient:
     ) -> None:
         self.record = ClientRecord(name, list(rooms), region)
         self.url = url
+        self.catch_up_margin_ms = served_catch_up_margin_ms(url)
         self.token = token
         self.identify = identify
         self.rng = rng or random.Random()
@@ -289,9 +305,9 @@ class LoadClient:
         if newest is None:
             first = self.record.intervals[room][0][0]
             newest = int(first) if first is not None else now_ms()
-        since = max(0, newest - CATCHUP_MARGIN_MS)
+        since = max(0, newest - self.catch_up_margin_ms)
         naive = self.record.newest_ts(room)
-        naive_since = None if naive is None else naive - CATCHUP_MARGIN_MS
+        naive_since = None if naive is None else naive - self.catch_up_margin_ms
         params: dict[str, Any] = {"since": since}
         while True:
             reply = await self._request({"action": "history", "room": room, "limit": HISTORY_LIMIT, **params})

@@ -63,3 +63,10 @@ test("a server bound to 0.0.0.0 is dialled on the page's host", () => {
   const url = new URL(socketUrl(cfg, "http://192.168.1.20:8000/", { name: "a", room: "lobby", token: "" }));
   assert.equal(url.host, "192.168.1.20:8000");
 });
+
+test("the catch-up margin comes from the server, with the replication margin as the fallback", () => {
+  assert.equal(normalizeConfig({ catchUpMarginMs: 25000 }).catchUpMarginMs, 25000);
+  assert.equal(normalizeConfig({}).catchUpMarginMs, 10000);
+  assert.equal(normalizeConfig({ catchUpMarginMs: -1 }).catchUpMarginMs, 10000);
+  assert.equal(normalizeConfig({ catchUpMarginMs: "9" }).catchUpMarginMs, 10000);
+});

@@ -305,3 +305,11 @@ def test_the_dlq_alarms_on_depth_and_age_and_the_redelivery_queue_on_age(root, m
 def test_outputs_name_both_queues(root):
     assert refs(attr(root.outputs["redelivery_queue_url"], "value")) == {"module.redelivery_queue.url"}
     assert refs(attr(root.outputs["dlq_url"], "value")) == {"module.dlq.url"}
+
+
+def test_the_catch_up_margin_covers_the_redelivery_window(root) -> None:
+    """A delivery dropped with its dead connection is only recovered by the client's catch-up, so
+    the published margin is replication lag plus everything a delivery can wait before that."""
+    value = root.outputs["catch_up_margin_ms"]["value"]
+    assert refs(value) == {"var.app_settings.delivery_budget_ms", "local.redelivery_lifetime_seconds"}
+    assert "10000" in str(value)

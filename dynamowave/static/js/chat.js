@@ -163,7 +163,7 @@ export class Chat {
     // Only the $connect room is joined on a new socket: memberships died with the old connection id.
     this.rooms.connected();
     // Fill the gap: every room catches up from what it saw (the rest on "joined", see inbox.js).
-    if (this.#opened) planCatchup(this.rooms.list(), this.lastAliveAt);
+    if (this.#opened) planCatchup(this.rooms.list(), this.lastAliveAt, this.config.catchUpMarginMs);
     this.#opened = true;
     this.lastAliveAt = this.now();
     for (const room of this.rooms.list()) {

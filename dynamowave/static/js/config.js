@@ -1,4 +1,5 @@
 // Runtime configuration from the server (/config.json), and where to open the socket.
+import { CATCHUP_MARGIN_MS } from "./catchup.js";
 
 // The page renders the room named in the URL hash before /config.json has answered (and keeps
 // retrying while the server is down), so it needs limits before the server's: these mirror
@@ -28,6 +29,9 @@ export function normalizeConfig(raw) {
     websocketUrl: typeof cfg.websocketUrl === "string" ? cfg.websocketUrl : "",
     auth: cfg.auth === "dev" ? "dev" : "off",
     limits: Object.freeze(limits),
+    // How far back a reconnect catches up: the server's redelivery window plus replication lag.
+    catchUpMarginMs:
+      Number.isInteger(cfg.catchUpMarginMs) && cfg.catchUpMarginMs >= 0 ? cfg.catchUpMarginMs : CATCHUP_MARGIN_MS,
   };
 }
 
