@@ -16,7 +16,7 @@ locals {
   ranges = {
     app_settings = {
       connection_ttl_seconds = [7200, 86400] # at least the 2-hour connection limit
-      fanout_concurrency     = [1, 64]
+      fanout_concurrency     = [1, 128]
       delivery_budget_ms     = [100, 25000] # below the 29 s integration timeout
     }
     fanout_stream = {

@@ -322,7 +322,7 @@ variable "app_settings" {
   type = object({
     app_version            = optional(string, "0.1.0")
     connection_ttl_seconds = optional(number, 7500)
-    fanout_concurrency     = optional(number, 16)
+    fanout_concurrency     = optional(number, 64)
     delivery_budget_ms     = optional(number, 5000)
   })
   default = {}

@@ -52,7 +52,7 @@ def settings() -> Settings:
         stage=os.environ.get("WEBSOCKET_STAGE") or None,
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         connection_ttl_seconds=_int("CONNECTION_TTL_SECONDS", 7500, 60, 86400),
-        fanout_concurrency=_int("FANOUT_CONCURRENCY", 16, 1, 128),
+        fanout_concurrency=_int("FANOUT_CONCURRENCY", 64, 1, 128),
         delivery_budget_ms=_int("DELIVERY_BUDGET_MS", 5000, 100, 60000),
         app_version=os.environ.get("APP_VERSION", "dev"),
         auth_issuer=os.environ.get("AUTH_ISSUER", "dynamowave"),
