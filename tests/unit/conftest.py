@@ -120,11 +120,14 @@ def aws(monkeypatch: pytest.MonkeyPatch):
 
 
 class FakeApis(dict):
-    """endpoint URL → its FakeManagement, created on first use (by a handler or a test)."""
+    """endpoint URL → its FakeManagement, created on first use (by a handler or a test). Posts
+    run in delivery's thread pool: two first uses at once must still share one fake."""
+
+    _lock = threading.Lock()
 
     def __missing__(self, endpoint_url: str) -> FakeManagement:
-        self[endpoint_url] = FakeManagement(endpoint_url)
-        return self[endpoint_url]
+        with self._lock:
+            return self.setdefault(endpoint_url, FakeManagement(endpoint_url))
 
 
 @pytest.fixture
