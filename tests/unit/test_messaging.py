@@ -126,8 +126,15 @@ def test_deliveries_that_still_fail_go_to_the_redelivery_queue(aws, management, 
 
 def test_network_errors_are_retried_within_the_time_budget(aws, management, monkeypatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr("time.sleep", slept.append)
+    clock = [1000.0]  # time passes only when delivery sleeps: the budget is what bounds the retries
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
     join("alice")
+    monkeypatch.setattr("time.sleep", sleep)
+    monkeypatch.setattr("time.monotonic", lambda: clock[0])
     fake = management[endpoint()]
     fake.network_down.add("alice")
     send("alice", {"action": "sendMessage", "text": "x"})
