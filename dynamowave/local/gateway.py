@@ -155,7 +155,12 @@ class Gateway:
         app.router.add_post(conn, self.post_to_connection)
         app.router.add_get(conn, self.get_connection)
         app.router.add_delete(conn, self.delete_connection)
+        app.on_startup.append(self._warm)
         return app
+
+    async def _warm(self, app: web.Application) -> None:
+        functions = sorted({route.function for route in routes.ROUTES} | {"authorizer"})
+        await asyncio.to_thread(self.invoker.warm, functions)
 
     # ---- static client -----------------------------------------------------------------------
 
