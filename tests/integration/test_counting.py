@@ -24,6 +24,8 @@ import pytest
 from chatload import AwsProbe, Result, Scenario, run_scenario, stop_all
 from dwkit import Runtime, new_room, poll, running
 
+from tests.support import run_async
+
 pytestmark = pytest.mark.integration
 
 SOAK = os.environ.get("DYNAMOWAVE_SOAK") == "1"
@@ -72,7 +74,7 @@ def run(runtime: Runtime, scenario: Scenario) -> tuple[Result, dict[str, Any]]:
         return result
 
     started = time.monotonic()
-    result = asyncio.run(go())
+    result = run_async(go())
     result.timings["total"] = time.monotonic() - started
     logged = events(runtime, start_line)
     after = [runtime.stats(i) for i in range(len(runtime.ws_urls))]
@@ -222,7 +224,7 @@ def test_a_delivery_parked_for_a_connection_that_died_is_caught_up(slow_redelive
         lost = [entry for entry in account([alice, bob], set())[0] if entry[0] == "bob"]
         return Result(Scenario(ws_urls=slow_redelivery.ws_urls), [alice, bob], {}, lost, set(), {})
 
-    result = asyncio.run(go())
+    result = run_async(go())
     acked = {mid for c in result.clients for mid in c.record.acked_ids}
     print(f"\n== parked deliveries: {len(acked)} acked, lost {len(result.lost)}: {result.lost}")
     print("  " + "\n  ".join(explain(slow_redelivery, result)))
@@ -316,7 +318,7 @@ def test_many_concurrent_clients_connect_deliver_and_leave_nothing_behind() -> N
             return result
 
         started = time.monotonic()
-        result = asyncio.run(go())
+        result = run_async(go())
         result.timings["total"] = time.monotonic() - started
         left = poll(lambda: not any(rt.member_ids(room) for room in rooms), timeout=60, interval=0.5)
         leftover = {room: len(rt.member_ids(room)) for room in rooms}

@@ -18,6 +18,8 @@ import pytest
 from dwkit import Runtime, new_room, poll, running, start_runtime
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests.support import run_async
+
 MOTO = ("moto", None)  # the runtime's own scheduling and the embedded store are under test
 
 
@@ -59,7 +61,7 @@ def test_300_connections_open_and_close_without_refusals_or_leftovers(rt: Runtim
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
         return members, failures
 
-    members, failures = asyncio.run(scenario())
+    members, failures = run_async(scenario())
     assert not failures, f"{len(failures)} connections refused: {failures[:3]}"
     assert members == 300
     assert poll(lambda: not rt.member_ids(room), timeout=30), f"{len(rt.member_ids(room))} memberships left"
@@ -115,7 +117,7 @@ def test_a_flooding_socket_does_not_starve_other_clients(rt: Runtime) -> None:
         drainer.cancel()
         return sent, replies, waits
 
-    sent, replies, waits = asyncio.run(scenario())
+    sent, replies, waits = run_async(scenario())
     assert sent > 500, "the flood did not flood"
     assert replies > 0, "the flooding socket itself was never answered"
     assert len(waits) == 5 and max(waits) < 10
@@ -186,7 +188,7 @@ def test_reconnect_storm_beside_a_steady_sender_then_sigterm() -> None:
             await asyncio.gather(sender.close(), receiver.close(), return_exceptions=True)
             return ok, refused, acks, got, sent
 
-        ok, refused, acks, got, sent = asyncio.run(scenario())
+        ok, refused, acks, got, sent = run_async(scenario())
         assert (ok, refused) == (50, 0)
         assert sent > 0
         assert acks == {f"c{i}" for i in range(sent)}

@@ -5,15 +5,20 @@ Tests import these instead of keeping their own copies (``from tests.support imp
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import sys
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 
 
 def is_ci() -> bool:
@@ -58,3 +63,10 @@ def dynamowave_command() -> list[str]:
     if found := shutil.which("dynamowave"):
         return [found]
     return [sys.executable, "-m", "dynamowave.cli"]
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on a thread of its own: the main thread may already run an event loop (the
+    browser tests' Playwright keeps one for the whole session), where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-async") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
