@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Outside lossless check: 20 clients x 300 messages against an ALREADY RUNNING local runtime
-with post faults, then the figures and ``lost = 0`` (or every lost delivery).
+"""Outside lossless check: 20 clients, 300 messages from several senders, against an ALREADY
+RUNNING local runtime with post faults, then the figures and ``lost = 0`` (or every lost delivery).
 
 The clients (tests/integration/chatload.py) do what a careful real client does: reconnect with
-bounded backoff, rejoin, catch up with ``history`` (since = newest ts seen in sync - 10 s, then
-``after``), resend unacked messages with the same clientMessageId, dedupe by messageId, and send
-the next message only after the previous one was answered. Loopback only.
+bounded backoff, rejoin, catch up with ``history`` (since = newest ts seen in sync minus the
+catch-up margin the runtime serves in /config.json, then ``after``), resend unacked messages with
+the same clientMessageId, dedupe by messageId, and send the next message only after the previous
+one was answered. Loopback only.
 
 Exact commands (from the repository root, after ``make setup``):
 
@@ -17,7 +18,7 @@ Exact commands (from the repository root, after ``make setup``):
     .venv/bin/python scripts/lossless-check.py --url ws://127.0.0.1:8000/dev \\
         --aws-url http://127.0.0.1:PORT --table dynamowave-local
 
-Options: --clients (20), --senders (20), --messages-per-sender (300), --second-url for a
+Options: --clients (20), --senders (5), --messages-per-sender (60), --second-url for a
 ``--regions 2`` runtime, --auth-dev for ``--auth dev``. Exit status 0 when nothing was lost and
 every message was answered, 1 otherwise.
 """

@@ -19,6 +19,9 @@ from dynamowave.local.backend import Backend, client
 from dynamowave.local.lambdas import Invoker
 
 BATCH_SIZE = 10
+# Lambda scales a queue's consumers up to the mapping's maximum concurrency (5 by default in
+# Terraform): as many receive loops here, so a backlog drains in parallel as it would on AWS.
+CONSUMERS = 5
 
 
 class RedeliveryPoller:
@@ -29,15 +32,19 @@ class RedeliveryPoller:
         self.wait_s = wait_s
         self.sqs = client("sqs", backend.services_url, backend.region)
         self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="redelivery", daemon=True)
+        self.threads = [
+            threading.Thread(target=self._run, name=f"redelivery-{i}", daemon=True) for i in range(CONSUMERS)
+        ]
         self.invocations = 0
 
     def start(self) -> None:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
 
     def stop(self) -> None:
         self.stopped.set()
-        self.thread.join(timeout=self.wait_s + 5)
+        for thread in self.threads:
+            thread.join(timeout=self.wait_s + 5)
 
     def _run(self) -> None:
         while not self.stopped.is_set():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -235,17 +236,23 @@ def redeliver(deps: Dependencies, record: Mapping[str, Any], delivery: Delivery,
 def redeliver_batch(
     deps: Dependencies, records: Iterable[Mapping[str, Any]], delivery: Delivery, deadline: float
 ) -> list[str]:
-    """Redeliver an SQS batch; returns the message ids of the records to try again later."""
-    failed = []
-    for record in records:
+    """Redeliver an SQS batch, its records concurrently (each may spend its retries up to the
+    deadline: one after the other, a batch would park the last ones for the sum); returns the
+    message ids of the records to try again later."""
+    batch = list(records)
+
+    def attempt(record: Mapping[str, Any]) -> RedeliveryStatus:
         try:
             body = json.loads(record["body"])
         except (KeyError, TypeError, ValueError):
             body = None
-        status = redeliver(deps, body if isinstance(body, dict) else {}, delivery, deadline)
-        if status == "failed":
-            failed.append(record["messageId"])
-    return failed
+        return redeliver(deps, body if isinstance(body, dict) else {}, delivery, deadline)
+
+    if not batch:
+        return []
+    with ThreadPoolExecutor(max_workers=min(len(batch), delivery.concurrency), thread_name_prefix="redeliver") as pool:
+        statuses = list(pool.map(attempt, batch))
+    return [record["messageId"] for record, status in zip(batch, statuses, strict=True) if status == "failed"]
 
 
 # ---- cross-region fan-in from the table's stream ---------------------------------------------------
