@@ -1,20 +1,11 @@
 """Cross-region fan-out: consumes this region's replica stream and delivers messages that
 originated in another region to this region's members, through the same delivery path as
-sendMessage. Connection ids are regional: only this region's connections are ever posted to."""
+sendMessage. Connection ids are regional: only this region's connections are ever posted to.
+A failed record is reported by its sequence number: the stream resumes from it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from chat import service
-from chat.deps import dependencies
-from chat.runtime import deadline, entrypoint, region_of, retry_whole_batch
+from chat.consumers import batch_consumer
 
-
-@entrypoint(failure=retry_whole_batch)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    deps = dependencies()
-    delivery = deps.delivery(region_of(context))
-    until = deadline(context, deps.settings.delivery_budget_ms)
-    failed = service.fan_in(deps, event.get("Records", []), delivery, until)
-    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
+handler = batch_consumer(service.fan_in)

@@ -4,17 +4,7 @@ visibility timeout and moves them to the final delivery DLQ after ``max_receive_
 
 from __future__ import annotations
 
-from typing import Any
-
 from chat import service
-from chat.deps import dependencies
-from chat.runtime import deadline, entrypoint, region_of, retry_whole_batch
+from chat.consumers import batch_consumer
 
-
-@entrypoint(failure=retry_whole_batch)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    deps = dependencies()
-    delivery = deps.delivery(region_of(context))
-    until = deadline(context, deps.settings.delivery_budget_ms)
-    failed = service.redeliver_batch(deps, event.get("Records", []), delivery, until)
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+handler = batch_consumer(service.redeliver_batch)
