@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,20 @@ from dynamowave import cliargs
 DEV_AUTH_SECRET = "dynamowave-local-dev-secret"  # noqa: S105 - local --auth dev only, never deployed
 DEFAULT_REGIONS = ("eu-west-1", "us-east-1")
 DEFAULT_DELIVERY_BUDGET_MS = "3000"
+
+
+# Timing and fault injection: flag, type, default, help.
+TUNING_OPTIONS: tuple[tuple[str, Callable[[str], Any], float, str], ...] = (
+    ("--post-fault-rate", cliargs.rate, 0.0, "share of @connections posts failing with 429/500"),
+    ("--post-gone-rate", cliargs.rate, 0.0, "share of @connections posts answered 410 (the socket closes too)"),
+    ("--post-latency-ms", cliargs.non_negative_int, 0, "latency added to every @connections post"),
+    ("--dynamodb-fault-rate", cliargs.rate, 0.0, "share of DynamoDB calls answered with throttling"),
+    ("--idle-timeout", cliargs.positive_seconds, 600, "idle timeout, seconds"),
+    ("--max-connection-seconds", cliargs.positive_seconds, 7200, "maximum connection duration, seconds"),
+    ("--redelivery-delay", cliargs.non_negative_int, 1, "redelivery queue delay, seconds"),
+    ("--redelivery-visibility", cliargs.positive_int, 4, "seconds a failed redelivery waits for its next try"),
+    ("--max-receive-count", cliargs.positive_int, 3, "receives of a redelivery record before the DLQ"),
+)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -35,44 +50,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", default=DEFAULT_REGIONS[0], help="the (first) region's name")
     parser.add_argument("--second-region", default=DEFAULT_REGIONS[1], help="the second region's name")
     parser.add_argument("--table-name", default="dynamowave-local", help="table name")
-    parser.add_argument(
-        "--post-fault-rate", type=cliargs.rate, default=0.0, help="share of @connections posts failing with 429/500"
-    )
-    parser.add_argument(
-        "--post-gone-rate", type=cliargs.rate, default=0.0, help="share of @connections posts answered 410"
-    )
-    parser.add_argument(
-        "--post-latency-ms", type=cliargs.non_negative_int, default=0, help="latency added to every @connections post"
-    )
-    parser.add_argument("--idle-timeout", type=cliargs.positive_seconds, default=600, help="idle timeout, seconds")
-    parser.add_argument(
-        "--max-connection-seconds",
-        type=cliargs.positive_seconds,
-        default=7200,
-        help="maximum connection duration, seconds",
-    )
-    parser.add_argument(
-        "--dynamodb-fault-rate",
-        type=cliargs.rate,
-        default=0.0,
-        help="share of DynamoDB calls answered with throttling (ProvisionedThroughputExceededException)",
-    )
+    for flag, kind, default, help_text in TUNING_OPTIONS:
+        parser.add_argument(flag, type=kind, default=default, help=help_text)
     parser.add_argument("--seed", type=int, help="seed fault injection, for reproducible runs")
-    parser.add_argument(
-        "--redelivery-delay", type=cliargs.non_negative_int, default=1, help="redelivery queue delay, seconds"
-    )
-    parser.add_argument(
-        "--redelivery-visibility",
-        type=cliargs.positive_int,
-        default=4,
-        help="redelivery queue visibility timeout: how long a failed redelivery waits for its next try, seconds",
-    )
-    parser.add_argument(
-        "--max-receive-count",
-        type=cliargs.positive_int,
-        default=3,
-        help="receives of a redelivery record before the queue moves it to the DLQ",
-    )
 
 
 def configure_handlers(
