@@ -33,10 +33,10 @@ from chat.protocol import (
 from chat.store import (
     ClientMessageIdConflict,
     Connection,
+    LimitExceeded,
     NotConnected,
     NotInRoom,
     StoredMessage,
-    TooManyRooms,
     message_from_item,
 )
 
@@ -81,8 +81,8 @@ def _registered(deps: Dependencies, connection_id: str, cmid: str | None = None)
 def join(deps: Dependencies, connection_id: str, room: str) -> dict[str, Any]:
     try:
         deps.store.memberships.join(_registered(deps, connection_id), room)
-    except TooManyRooms:
-        raise ProtocolError("invalid_request", "too many rooms joined; leave one first") from None
+    except LimitExceeded as err:
+        raise ProtocolError("limit_exceeded", str(err)) from None
     log.info("room_joined", connectionId=connection_id, room=room)
     return {"type": "joined", "room": room}
 

@@ -118,7 +118,9 @@ def test_join_leave_and_room_limits(aws) -> None:
     for n in range(MAX_ROOMS_PER_CONNECTION - 1):  # lobby is already one
         assert call(rooms, "c1", {"action": "joinRoom", "room": f"room{n}"})["type"] == "joined"
     before = all_items(aws)
-    assert call(rooms, "c1", {"action": "joinRoom", "room": "one-too-many"})["code"] == "invalid_request"
+    refused = call(rooms, "c1", {"action": "joinRoom", "room": "one-too-many"})
+    assert refused["code"] == "limit_exceeded"
+    assert refused["message"].startswith("roomsPerConnection")  # the message names the limit
     assert all_items(aws) == before
 
 

@@ -91,7 +91,7 @@ REPLY_TYPES = {
 ROUTE_SUCCESS = {"joinRoom": "joined", "leaveRoom": "left", "history": "history"}
 ROUTE_ERRORS = {
     "sendMessage": {"invalid_request", "payload_too_large", "not_in_room", "unauthorized", "conflict"},
-    "joinRoom": {"invalid_request", "unauthorized"},
+    "joinRoom": {"invalid_request", "unauthorized", "limit_exceeded"},
     "leaveRoom": {"invalid_request", "not_in_room", "unauthorized"},
     "history": {"invalid_request", "not_in_room"},
 }

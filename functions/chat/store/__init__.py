@@ -13,12 +13,13 @@ from chat.store import codec, keys
 from chat.store.connections import Connection, Connections
 from chat.store.memberships import MAX_ROOMS_PER_CONNECTION, Member, Memberships
 from chat.store.messages import Messages, StoredMessage, message_from_item
-from chat.store.table import ClientMessageIdConflict, NotConnected, NotInRoom, Table, TooManyRooms
+from chat.store.table import ClientMessageIdConflict, LimitExceeded, NotConnected, NotInRoom, Table, TooManyRooms
 
 __all__ = [
     "MAX_ROOMS_PER_CONNECTION",
     "ClientMessageIdConflict",
     "Connection",
+    "LimitExceeded",
     "Member",
     "NotConnected",
     "NotInRoom",

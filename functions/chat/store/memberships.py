@@ -43,7 +43,7 @@ class Memberships:
             self.table.db.transact_write_items(TransactItems=[{"Update": update}, {"Put": put}])
         except ClientError as err:
             if condition_failed(err, 0):
-                raise TooManyRooms(room) from None
+                raise TooManyRooms(MAX_ROOMS_PER_CONNECTION) from None
             raise
 
     def leave(self, connection: Connection, room: str) -> None:

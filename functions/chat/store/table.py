@@ -22,8 +22,25 @@ class ClientMessageIdConflict(Exception):
     """The sender reused a clientMessageId for a different text."""
 
 
-class TooManyRooms(Exception):
+class LimitExceeded(Exception):
+    """A per-connection or per-user cap is reached; ``limit`` names it (clients see it in the
+    ``limit_exceeded`` error)."""
+
+    def __init__(self, limit: str, maximum: int, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.maximum = maximum
+
+
+class TooManyRooms(LimitExceeded):
     """The connection is already in the maximum number of rooms."""
+
+    def __init__(self, maximum: int) -> None:
+        super().__init__(
+            "roomsPerConnection",
+            maximum,
+            f"roomsPerConnection: at most {maximum} rooms per connection; leave one first",
+        )
 
 
 @dataclass(frozen=True)
