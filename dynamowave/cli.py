@@ -19,7 +19,7 @@ SUBCOMMANDS = {
         "redeliver the final delivery DLQ's records to connections that are still there",
     ),
     "bench": ("dynamowave.bench", "measure fan-out, capacity, latency and cold starts; writes bench/results.json"),
-    "load": ("dynamowave.load", "drive N clients in R rooms against a local or deployed endpoint and count every message"),
+    "load": ("dynamowave.load", "drive N clients in R rooms against a local or deployed endpoint, count every message"),
 }
 
 

@@ -39,6 +39,7 @@ ERROR_CODES = frozenset(
         "unauthorized",
         "conflict",
         "unavailable",
+        "limit_exceeded",
         "internal",
     }
 )
