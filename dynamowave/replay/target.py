@@ -60,8 +60,6 @@ class Target:
             fanout_concurrency=concurrency,
             delivery_budget_ms=budget_ms,
             app_version="replay-dlq",
-            auth_issuer="dynamowave",
-            auth_secret_parameter=None,
         )
         return Dependencies(
             settings=settings, store=Store(self.table_name, self.dynamodb), redelivery=RedeliveryQueue(None)

@@ -21,6 +21,13 @@ def _int(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name) or default
+    if value not in allowed:
+        raise RuntimeError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     table_name: str
@@ -32,8 +39,25 @@ class Settings:
     fanout_concurrency: int
     delivery_budget_ms: int
     app_version: str
-    auth_issuer: str
-    auth_secret_parameter: str | None
+    # Identity ($connect authorizer): "none", "oidc" or "cognito".
+    auth_mode: str = "none"
+    auth_issuer: str = "dynamowave"
+    auth_audience: str = ""
+    auth_jwks_url: str | None = None  # default: the issuer's discovery document says where
+    auth_name_claim: str = "name"  # the claim the display name comes from
+    auth_token_use: str | None = None  # Cognito: "id" or "access"
+    max_token_lifetime_seconds: int = 86400  # exp - iat above this is refused
+    allowed_origins: tuple[str, ...] = ()  # browser Origins allowed to open a socket (empty: any)
+    auth_secret_parameter: str | None = None
+    # Abuse limits (per connection / per user).
+    send_rate_per_second: int = 10
+    send_burst: int = 20
+    max_rooms_per_connection: int = 20
+    max_connections_per_user: int = 10
+    # Sharded fan-out: rooms above the threshold are split into batches on the fan-out queue.
+    fanout_queue_url: str | None = None
+    fanout_shard_threshold: int = 1000
+    fanout_shard_size: int = 250
     # Local runtime only: {"region": "http://127.0.0.1:8000/dev"}; empty on AWS.
     connections_endpoints: dict[str, str] = field(default_factory=dict)
 
@@ -55,8 +79,22 @@ def settings() -> Settings:
         fanout_concurrency=_int("FANOUT_CONCURRENCY", 64, 1, 128),
         delivery_budget_ms=_int("DELIVERY_BUDGET_MS", 5000, 100, 60000),
         app_version=os.environ.get("APP_VERSION", "dev"),
+        auth_mode=_choice("AUTH_MODE", "none", ("none", "oidc", "cognito")),
         auth_issuer=os.environ.get("AUTH_ISSUER", "dynamowave"),
+        auth_audience=os.environ.get("AUTH_AUDIENCE", ""),
+        auth_jwks_url=os.environ.get("AUTH_JWKS_URL") or None,
+        auth_name_claim=os.environ.get("AUTH_NAME_CLAIM") or "name",
+        auth_token_use=os.environ.get("AUTH_TOKEN_USE") or None,
+        max_token_lifetime_seconds=_int("MAX_TOKEN_LIFETIME_SECONDS", 86400, 60, 7 * 86400),
+        allowed_origins=tuple(o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()),
         auth_secret_parameter=os.environ.get("AUTH_SECRET_PARAMETER") or None,
+        send_rate_per_second=_int("SEND_RATE_PER_SECOND", 10, 1, 1000),
+        send_burst=_int("SEND_BURST", 20, 1, 10000),
+        max_rooms_per_connection=_int("MAX_ROOMS_PER_CONNECTION", 20, 1, 1000),
+        max_connections_per_user=_int("MAX_CONNECTIONS_PER_USER", 10, 1, 1000),
+        fanout_queue_url=os.environ.get("FANOUT_QUEUE_URL") or None,
+        fanout_shard_threshold=_int("FANOUT_SHARD_THRESHOLD", 1000, 2, 1_000_000),
+        fanout_shard_size=_int("FANOUT_SHARD_SIZE", 250, 1, 1000),
         connections_endpoints=endpoints,
     )
 
