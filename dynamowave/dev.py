@@ -69,6 +69,7 @@ def configure_handlers(
             "AWS_ENDPOINT_URL_SQS": backend.services_url,
             "TABLE_NAME": backend.table_name,
             "REDELIVERY_QUEUE_URL": backend.redelivery_url,
+            "FANOUT_QUEUE_URL": backend.fanout_url,
             "WEBSOCKET_API_ID": api_id,
             "WEBSOCKET_STAGE": args.stage,
             "CONNECTIONS_ENDPOINTS": json.dumps(endpoints),

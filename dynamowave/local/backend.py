@@ -79,6 +79,8 @@ class Backend:
     dlq_url: str
     redelivery_url: str
     redelivery_arn: str
+    fanout_url: str = ""  # the sharded fan-out queue (big rooms' recipient batches)
+    fanout_dlq_url: str = ""
     moto: Any = None
 
     @property
@@ -121,6 +123,21 @@ def create_delivery_queues(sqs: Any, table_name: str, settings: RedeliverySettin
     return dlq_url, queue_url, queue_arn
 
 
+def create_fanout_queues(sqs: Any, table_name: str, settings: RedeliverySettings) -> tuple[str, str]:
+    """The sharded fan-out queue and its DLQ: (queue url, dlq url)."""
+    dlq_url = sqs.create_queue(QueueName=f"{table_name}-fanout-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.max_receive_count)}
+    queue_url = sqs.create_queue(
+        QueueName=f"{table_name}-fanout",
+        Attributes={
+            "VisibilityTimeout": str(settings.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    return queue_url, dlq_url
+
+
 def start_backend(
     region: str,
     table_name: str,
@@ -146,8 +163,12 @@ def start_backend(
     except Exception as err:
         moto.stop()
         raise RuntimeError(f"could not create the table at {dynamodb_url}: {err}") from err
-    queues = create_delivery_queues(client("sqs", services_url, region), table_name, redelivery)
-    return Backend(services_url, dynamodb_url, region, table_name, stream_arn, *queues, moto)
+    sqs = client("sqs", services_url, region)
+    queues = create_delivery_queues(sqs, table_name, redelivery)
+    fanout_url, fanout_dlq_url = create_fanout_queues(sqs, table_name, redelivery)
+    return Backend(
+        services_url, dynamodb_url, region, table_name, stream_arn, *queues, fanout_url, fanout_dlq_url, moto
+    )
 
 
 def _wait_for(url: str, timeout: float = 15.0) -> None:
