@@ -70,6 +70,7 @@ def configure_handlers(
             "TABLE_NAME": backend.table_name,
             "REDELIVERY_QUEUE_URL": backend.redelivery_url,
             "FANOUT_QUEUE_URL": backend.fanout_url,
+            "REDELIVERY_MAX_RECEIVE_COUNT": str(args.max_receive_count),
             "WEBSOCKET_API_ID": api_id,
             "WEBSOCKET_STAGE": args.stage,
             "CONNECTIONS_ENDPOINTS": json.dumps(endpoints),

@@ -58,6 +58,8 @@ class Settings:
     fanout_queue_url: str | None = None
     fanout_shard_threshold: int = 1000
     fanout_shard_size: int = 250
+    # Receives of a redelivery record before SQS moves it to the DLQ (the redrive policy's value).
+    redelivery_max_receive_count: int = 5
     # Local runtime only: {"region": "http://127.0.0.1:8000/dev"}; empty on AWS.
     connections_endpoints: dict[str, str] = field(default_factory=dict)
 
@@ -95,6 +97,7 @@ def settings() -> Settings:
         fanout_queue_url=os.environ.get("FANOUT_QUEUE_URL") or None,
         fanout_shard_threshold=_int("FANOUT_SHARD_THRESHOLD", 1000, 2, 1_000_000),
         fanout_shard_size=_int("FANOUT_SHARD_SIZE", 250, 1, 1000),
+        redelivery_max_receive_count=_int("REDELIVERY_MAX_RECEIVE_COUNT", 5, 1, 1000),
         connections_endpoints=endpoints,
     )
 
