@@ -336,8 +336,6 @@ def test_idempotent_retry_is_stored_once_and_delivered_again_with_the_same_id(ru
 
 def test_racing_retries_store_one_message(runtime: Runtime, clients) -> None:
     """Retries racing each other (frames are handled concurrently): one message, the same id for all."""
-    if runtime.backend == "moto":
-        pytest.skip("moto does not isolate concurrent TransactWriteItems; DynamoDB Local does, like DynamoDB")
     room = new_room("race")
     alice = clients(runtime, "alice", room=room)
     bob = clients(runtime, "bob", room=room)
