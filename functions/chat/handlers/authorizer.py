@@ -1,28 +1,50 @@
-"""REQUEST authorizer on $connect: verifies the ``token`` query parameter (HS256 JWT) and passes
-the user's id and display name to $connect through the authorizer context."""
+"""REQUEST authorizer on $connect: checks the browser's ``Origin`` and the ``token`` query
+parameter (an OIDC JWT from the configured issuer), then passes the user's id (``sub``) and display
+name (the ``AUTH_NAME_CLAIM`` claim) to $connect through the authorizer context.
+
+A refusal raises ``Unauthorized``: API Gateway answers 401 and never opens the socket. The reason
+is logged (never the token) and counted as ``AuthRejections``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chat import log
-from chat.auth import InvalidToken, policy, signing_secret, unauthorized, verify
+from chat import log, metrics
+from chat.auth import InvalidToken, check_origin, header_of, policy, verifier
 from chat.config import settings
 from chat.events import query_of
 from chat.protocol import sanitize_name
 from chat.runtime import entrypoint
 
 
-@entrypoint(failure=unauthorized)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    method_arn = event.get("methodArn", "*")
+class Unauthorized(Exception):
+    """API Gateway maps exactly this message from a REQUEST authorizer to HTTP 401."""
+
+
+def _refuse(err: Exception) -> Any:
+    metrics.count("AuthRejections")  # fail closed: an authorizer that breaks refuses the connection
+    raise Unauthorized("Unauthorized") from err
+
+
+@entrypoint(failure=_refuse)
+def _authorize(event: dict[str, Any], context: Any) -> dict[str, Any] | None:
+    config = settings()
     try:
-        claims = verify(query_of(event).get("token"), signing_secret(), settings().auth_issuer)
+        check_origin(header_of(event, "Origin"), config.allowed_origins)
+        claims = verifier().verify(query_of(event).get("token"))
     except InvalidToken as err:
-        log.info("auth_denied", reason=str(err))
-        return policy("anonymous", "Deny", method_arn)
-    user_id = claims["sub"][:128]
+        metrics.count("AuthRejections")
+        log.info("auth_denied", reason=str(err), requestId=(event.get("requestContext") or {}).get("requestId"))
+        return None
+    user_id: str = claims["sub"]
+    name = sanitize_name(claims.get(config.auth_name_claim), user_id[:32])
     log.info("auth_allowed", userId=user_id)
-    return policy(
-        user_id, "Allow", method_arn, {"userId": user_id, "name": sanitize_name(claims.get("name"), user_id[:32])}
-    )
+    return policy(user_id, "Allow", event.get("methodArn", "*"), {"userId": user_id, "name": name})
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    result = _authorize(event, context)
+    if result is None:
+        raise Unauthorized("Unauthorized")
+    return result
