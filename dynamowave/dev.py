@@ -14,8 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from dynamowave import cliargs
+from dynamowave.local.idp import LOCAL_CLIENT_ID
+from dynamowave.local.idp import PATH as IDP_PATH
 
-DEV_AUTH_SECRET = "dynamowave-local-dev-secret"  # noqa: S105 - local --auth dev only, never deployed
 DEFAULT_REGIONS = ("eu-west-1", "us-east-1")
 DEFAULT_DELIVERY_BUDGET_MS = "3000"
 
@@ -34,12 +35,38 @@ TUNING_OPTIONS: tuple[tuple[str, Callable[[str], Any], float, str], ...] = (
 )
 
 
+def origin(value: str) -> str:
+    """A browser Origin: scheme://host[:port], nothing after it (what browsers send)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an origin like https://chat.example.com or http://host:8000"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", type=cliargs.host, default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=cliargs.port, default=8000, help="HTTP/WebSocket port (a second region: +1)")
     parser.add_argument("--stage", type=cliargs.stage, default="dev", help="API stage, the WebSocket path")
     parser.add_argument("--dynamodb-endpoint", metavar="URL", help="use this DynamoDB (default: embedded moto)")
-    parser.add_argument("--auth", choices=("off", "dev"), default="off", help="$connect authorizer")
+    parser.add_argument(
+        "--auth",
+        choices=("off", "dev"),
+        default="off",
+        help="dev: $connect runs the production OIDC authorizer against the runtime's own RS256 issuer "
+        "(sign in on the page, or `dynamowave token --name NAME`); off: names are not authenticated",
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        dest="allowed_origins",
+        action="append",
+        metavar="ORIGIN",
+        type=origin,
+        help="browser Origin allowed to open a socket (repeatable; default: the runtime's own http origins)",
+    )
     parser.add_argument(
         "--regions",
         type=int,
@@ -56,7 +83,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def configure_handlers(
-    args: argparse.Namespace, backend: Any, endpoints: dict[str, str], api_id: str, dynamodb_url: str
+    args: argparse.Namespace,
+    backend: Any,
+    endpoints: dict[str, str],
+    api_id: str,
+    dynamodb_url: str,
+    issuer: str | None = None,
+    allowed_origins: tuple[str, ...] = (),
 ) -> None:
     """The environment the handlers read, as Terraform would set it on AWS, pointed at local services."""
     os.environ.update(
@@ -78,20 +111,39 @@ def configure_handlers(
             "DELIVERY_BUDGET_MS": os.environ.get("DELIVERY_BUDGET_MS", DEFAULT_DELIVERY_BUDGET_MS),
         }
     )
-    if args.auth == "dev":
-        os.environ["AUTH_SECRET"] = DEV_AUTH_SECRET
-    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(auth_environment(args, issuer, allowed_origins))
+    for name in ("AWS_PROFILE", "AUTH_JWKS_URL", "AUTH_TOKEN_USE", "AUTH_SECRET_PARAMETER"):
+        os.environ.pop(name, None)
     from chat import deps
 
     deps.reset()
 
 
-def dev_token(name: str, ttl_seconds: int = 12 * 3600) -> str:
-    from chat.auth import issue
+def auth_environment(args: argparse.Namespace, issuer: str | None, allowed_origins: tuple[str, ...]) -> dict[str, str]:
+    """What Terraform sets for the authorizer, pointed at the runtime's own issuer: the very
+    production code then validates the local tokens (signature, iss, aud, lifetime, Origin)."""
+    env = {"AUTH_MODE": "none", "ALLOWED_ORIGINS": ",".join(allowed_origins), "AUTH_NAME_CLAIM": "name"}
+    if args.auth == "dev" and issuer:
+        env.update({"AUTH_MODE": "oidc", "AUTH_ISSUER": issuer, "AUTH_AUDIENCE": LOCAL_CLIENT_ID})
+    return env
 
-    return issue(
-        DEV_AUTH_SECRET.encode(), subject=f"dev:{name}", name=name, issuer="dynamowave", ttl_seconds=ttl_seconds
-    )
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def default_origins(args: argparse.Namespace) -> tuple[str, ...]:
+    """The runtime's own http origins (every region's port): the page it serves may connect."""
+    hosts = ["127.0.0.1", "localhost"]
+    if args.host not in ("0.0.0.0", "::", *hosts):  # noqa: S104 - a comparison, not a bind
+        hosts.append(_url_host(args.host))
+    return tuple(f"http://{h}:{args.port + i}" for i in range(args.regions) for h in hosts)
+
+
+def issuer_url(args: argparse.Namespace) -> str:
+    """The local issuer, on the first region's port; the authorizer fetches its keys over loopback."""
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "localhost") else _url_host(args.host)  # noqa: S104
+    return f"http://{host}:{args.port}{IDP_PATH}"
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -100,6 +152,7 @@ async def serve(args: argparse.Namespace) -> int:
     from dynamowave.local.backend import RedeliverySettings, free_port, start_backend
     from dynamowave.local.ddbfaults import DynamoDBFaults
     from dynamowave.local.gateway import Faults, Gateway
+    from dynamowave.local.idp import LocalIdP
     from dynamowave.local.lambdas import Invoker
     from dynamowave.local.queues import RedeliveryPoller
     from dynamowave.local.streams import StreamPoller
@@ -117,6 +170,8 @@ async def serve(args: argparse.Namespace) -> int:
             print("check that DynamoDB is listening at --dynamodb-endpoint", file=sys.stderr)
         return 1
     rng = random.Random(args.seed)
+    allowed_origins = tuple(args.allowed_origins or ()) or default_origins(args)
+    idp = LocalIdP(issuer_url(args)) if args.auth == "dev" else None
     invoker = Invoker(prefix=f"dynamowave-{args.stage}")
     gateways = [
         Gateway(
@@ -129,7 +184,8 @@ async def serve(args: argparse.Namespace) -> int:
             idle_timeout_s=args.idle_timeout,
             max_connection_s=args.max_connection_seconds,
             faults=Faults(args.post_fault_rate, args.post_gone_rate, args.post_latency_ms, rng),
-            token_issuer=dev_token,
+            idp=idp,
+            allowed_origins=allowed_origins,
             public_config={"catchUpMarginMs": catch_up_margin_ms(args)},
         )
         for i, region in enumerate(regions)
@@ -153,7 +209,9 @@ async def serve(args: argparse.Namespace) -> int:
             await web.TCPSite(runner, "127.0.0.1", proxy_port).start()
             dynamodb_url = f"http://127.0.0.1:{proxy_port}"
         endpoints = {g.region: g.management_url for g in gateways}
-        configure_handlers(args, backend, endpoints, gateways[0].api_id, dynamodb_url)
+        configure_handlers(
+            args, backend, endpoints, gateways[0].api_id, dynamodb_url, idp.issuer if idp else None, allowed_origins
+        )
         for gateway in gateways:
             runner = web.AppRunner(gateway.app, access_log=None, handle_signals=False)
             await runner.setup()
@@ -183,8 +241,12 @@ async def serve(args: argparse.Namespace) -> int:
             print(f"[{gateway.region}] chat:        http://{gateway.domain_name}/")
             print(f"[{gateway.region}] websocket:   {gateway.websocket_url}")
             print(f"[{gateway.region}] @connections: {gateway.management_url}/@connections/{{connectionId}}")
-        if args.auth == "dev":
-            print("tokens: .venv/bin/dynamowave token --name NAME (or the page's sign-in)")
+        print(f"allowed browser origins: {', '.join(allowed_origins)} (--allowed-origin adds others)")
+        if idp is not None:
+            print(f"issuer: {idp.issuer} (RS256, audience {idp.audience}); sign in on the page, or")
+            print(f"tokens: .venv/bin/dynamowave token --name NAME --url http://{_url_host(args.host)}:{args.port}")
+        else:
+            print("auth: off, display names are not authenticated (--auth dev signs users in)")
         print("ready: open the chat URL in two browser tabs; Ctrl-C stops", flush=True)
         await stop.wait()
         print("\nstopping ...", flush=True)
@@ -216,6 +278,17 @@ def catch_up_margin_ms(args: argparse.Namespace) -> int:
     return CATCH_UP_REPLICATION_MARGIN_MS + LOCAL_CATCH_UP_SLACK_MS + budget_ms + parked_s * 1000
 
 
+def _loopback_reachable(host: str) -> bool:
+    import ipaddress
+
+    if host in ("localhost", "0.0.0.0", "::"):  # noqa: S104 - a comparison, not a bind
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def region_names(args: argparse.Namespace) -> list[str]:
     return [args.region] if args.regions == 1 else [args.region, args.second_region]
 
@@ -225,6 +298,8 @@ def usage_error(args: argparse.Namespace) -> str | None:
     regions = region_names(args)
     if len(set(regions)) != len(regions):
         return "--region and --second-region must differ"
+    if args.auth == "dev" and not _loopback_reachable(args.host):
+        return "--auth dev needs --host on loopback or 0.0.0.0 (the authorizer fetches the local issuer's keys)"
     last = args.port + len(regions) - 1
     if last > 65535:
         return f"--regions {args.regions} needs ports {args.port}..{last}: pick a lower --port"

@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 
 from chat import routes
 from chat.routes import Route
+from dynamowave.local.idp import LocalIdP
 from dynamowave.local.lambdas import ACCOUNT_ID, Invoker, InvokerClosed
 from dynamowave.local.management import MAX_MESSAGE_BYTES, Faults, LocalConnection, ManagementApi
 
@@ -81,7 +82,8 @@ class Gateway(ManagementApi):
         max_connection_s: float = 7200,
         faults: Faults | None = None,
         public_config: dict[str, Any] | None = None,
-        token_issuer: Any = None,
+        idp: LocalIdP | None = None,
+        allowed_origins: tuple[str, ...] = (),
     ) -> None:
         self.region = region
         self.stage = stage
@@ -94,7 +96,8 @@ class Gateway(ManagementApi):
         self.max_connection_s = max_connection_s
         self.faults = faults or Faults()
         self.public_config = public_config or {}
-        self.token_issuer = token_issuer
+        self.idp = idp  # the local OIDC issuer (--auth dev): its routes are served on every region's port
+        self.allowed_origins = allowed_origins  # browser Origins allowed to open a socket (empty: any)
         self.connections: dict[str, LocalConnection] = {}
         self.stats: Counter[str] = Counter()
         self.peers: list[Gateway] = []  # other regions, to detect cross-region management calls
@@ -117,8 +120,9 @@ class Gateway(ManagementApi):
         app = web.Application(client_max_size=MAX_MESSAGE_BYTES + 1024)
         app.router.add_get("/", self.index)
         app.router.add_get("/config.json", self.config)
-        app.router.add_get("/local/token", self.issue_token)
         app.router.add_get("/local/stats", self.get_stats)
+        if self.idp is not None:
+            self.idp.add_routes(app)
         if STATIC_DIR.is_dir():
             app.router.add_static("/static/", STATIC_DIR, show_index=False)
         app.router.add_get(f"/{self.stage}", self.websocket)
@@ -149,22 +153,15 @@ class Gateway(ManagementApi):
                 "stage": self.stage,
                 "region": self.region,
                 "auth": self.auth,
+                **({"idp": {"issuer": self.idp.issuer, "tokenUrl": "/idp/token"}} if self.idp else {}),
                 "limits": protocol_limits(),
             },
             headers={"Cache-Control": "no-store"},
         )
 
-    async def issue_token(self, request: web.Request) -> web.Response:
-        """Dev tokens for the browser client when --auth dev is on (never part of a deployment)."""
-        if self.auth != "dev" or self.token_issuer is None:
-            return web.json_response({"message": "token issuing is only available with --auth dev"}, status=404)
-        name = request.query.get("name", "")
-        if not 1 <= len(name) <= 32:
-            return web.json_response({"message": "name must be 1..32 characters"}, status=400)
-        return web.json_response({"token": self.token_issuer(name)}, headers={"Cache-Control": "no-store"})
-
     async def get_stats(self, request: web.Request) -> web.Response:
-        return web.json_response({"region": self.region, "connections": len(self.connections), **self.stats})
+        idp = {f"idp_{k}": v for k, v in self.idp.stats.items()} if self.idp else {}
+        return web.json_response({"region": self.region, "connections": len(self.connections), **self.stats, **idp})
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -209,8 +206,10 @@ class Gateway(ManagementApi):
     async def _authorize(self, request: web.Request, connection_id: str) -> dict[str, Any] | None:
         """Run the REQUEST authorizer; None means refuse with 401 (as API Gateway does)."""
         parts = self._http_parts(request)
-        if not (parts["queryStringParameters"] or {}).get("token"):
-            return None  # a missing identity source is refused without calling the authorizer
+        if not (parts["queryStringParameters"] or {}).get("token") or not request.headers.get("Origin"):
+            # Identity sources (the token and the Origin header): API Gateway refuses a request
+            # missing one of them with 401 without calling the authorizer.
+            return None
         event = {
             "type": "REQUEST",
             "methodArn": f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{self.api_id}/{self.stage}/$connect",
@@ -234,6 +233,14 @@ class Gateway(ManagementApi):
             return web.Response(status=426, text="this endpoint only speaks WebSocket")
         connection_id = new_connection_id()
         authorizer = None
+        origin = request.headers.get("Origin")
+        if self.auth == "off" and origin is not None and self.allowed_origins and origin not in self.allowed_origins:
+            # With auth on the authorizer checks the Origin; without it the gateway does, so a page
+            # on a foreign site cannot open sockets through a visitor's browser. Clients that send
+            # no Origin (scripts, not browsers) are not browsers' victims: they are let through.
+            self.stats["connect_rejected"] += 1
+            self.stats["origin_rejected"] += 1
+            return web.json_response({"message": "Forbidden: Origin not allowed"}, status=403)
         if self.auth == "dev":
             authorizer = await self._authorize(request, connection_id)
             if authorizer is None:
@@ -256,11 +263,13 @@ class Gateway(ManagementApi):
         try:
             result = await self.invoker.invoke_lifecycle(routes.ROUTES_BY_KEY["$connect"].function, self.region, event)
             status = int((result or {}).get("statusCode", 200))
+            body = (result or {}).get("body")
         except Exception:
-            status = 500
+            status, body = 500, None
         if not 200 <= status < 300:
             self.stats["connect_rejected"] += 1
-            return web.json_response({"message": "Forbidden"}, status=status)
+            # The handler's body (e.g. which limit a 429 hit) is kept, for clients that read it.
+            return web.Response(status=status, text=str(body) if body else "Forbidden")
         await socket.prepare(request)
         self.connections[connection_id] = conn
         self.stats["connected"] += 1
