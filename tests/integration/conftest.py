@@ -56,10 +56,13 @@ def runtime(backend: tuple[str, str | None]) -> Iterator[Runtime]:
 
 @pytest.fixture
 def clients() -> Iterator[Callable[..., ChatClient]]:
-    """``clients(runtime, label, region=0, **query)`` opens a client closed at the end of the test."""
+    """``clients(runtime, label, region=0, origin=None, **query)`` opens a client closed at the end
+    of the test (``origin``: the Origin header a browser page would send)."""
     with contextlib.ExitStack() as stack:
 
-        def open_client(runtime: Runtime, label: str = "client", region: int = 0, **query: str) -> ChatClient:
-            return stack.enter_context(open_ws(ws_url(runtime, region, **query), label))
+        def open_client(
+            runtime: Runtime, label: str = "client", region: int = 0, origin: str | None = None, **query: str
+        ) -> ChatClient:
+            return stack.enter_context(open_ws(ws_url(runtime, region, **query), label, origin))
 
         yield open_client

@@ -80,6 +80,20 @@ class Runtime:
     def region(self) -> str:
         return self.regions[0]
 
+    def origin(self, region: int = 0) -> str:
+        """The Origin a page served by this runtime sends (``http://127.0.0.1:PORT``)."""
+        return self.http_urls[region].rstrip("/")
+
+    def post_json(self, path: str, body: Any, region: int = 0) -> Any:
+        request = urllib.request.Request(
+            f"{self.http_urls[region]}{path.lstrip('/')}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.load(resp)
+
     def output(self) -> str:
         return "".join(self.lines)
 
@@ -331,8 +345,10 @@ def ws_url(runtime: Runtime, region: int = 0, **query: str) -> str:
 
 
 @contextlib.contextmanager
-def open_ws(url: str, label: str) -> Iterator[ChatClient]:
-    with connect(url, open_timeout=10, close_timeout=5, ping_interval=None, max_size=2**22) as ws:
+def open_ws(url: str, label: str, origin: str | None = None) -> Iterator[ChatClient]:
+    """A client; ``origin`` sends an Origin header as a browser page would (none by default, as
+    scripts do)."""
+    with connect(url, open_timeout=10, close_timeout=5, ping_interval=None, max_size=2**22, origin=origin) as ws:
         yield ChatClient(ws, label)
 
 
