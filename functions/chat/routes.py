@@ -58,6 +58,7 @@ ROUTES: tuple[Route, ...] = (
 EVENT_FUNCTIONS: tuple[Function, ...] = (
     Function("authorizer", "`$connect` authorizer", "verifies the `token` query parameter when auth is on"),
     Function("fanout", "DynamoDB stream", "delivers messages stored in another region to this region's members"),
+    Function("fanout_worker", "SQS fan-out queue", "delivers a big room's recipients in shards queued by the senders"),
     Function("health", "HTTP API `GET /health`", "Route 53 health check target: can this region read its table"),
     Function("redeliver", "SQS redelivery queue", "retries deliveries that failed within their invocation's budget"),
     Function("warmer", "EventBridge schedule", "keeps the latency-critical functions warm"),

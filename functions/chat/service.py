@@ -8,13 +8,15 @@ event or knows about Lambda.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chat import log
+from chat import log, metrics, sharding
 from chat.delivery import Delivery, DeliveryReport, Outcome
 from chat.deps import Dependencies
 from chat.protocol import (
@@ -43,6 +45,7 @@ from chat.store import (
 # API Gateway refuses messages over 128 KB; leave room for the envelope.
 MAX_REPLY_BYTES = 120 * 1024
 NOT_REGISTERED = "connection is not registered, reconnect"
+
 
 # ---- connections ---------------------------------------------------------------------------------
 
@@ -158,15 +161,77 @@ def send(
         )
     except ClientMessageIdConflict:
         raise ProtocolError("conflict", "clientMessageId was already used for another text", cmid) from None
+    if is_new:
+        metrics.count("MessagesAccepted")
     # Read the room before acking: a read that fails now answers `unavailable` instead of an ack
     # whose fan-out never happens (the retry with the same clientMessageId fans it out).
     members = list(deps.store.memberships.connection_ids(room, region, now=deps.clock()))
     ack = ack_frame(cmid, message.message_id, message.ts)
-    settle(deps, delivery, [delivery.send(connection_id, ack, deadline)], ack, room=None)
-    report = fan_out(deps, delivery, message, deadline, members)
+    acked = delivery.send(connection_id, ack, deadline)
+    if acked.status == "delivered":
+        metrics.count("Deliveries")
+    settle(deps, delivery, [acked], ack, room=None)
+    distribution = distribute(deps, delivery, message, deadline, members, first=connection_id)
     event = "message_sent" if is_new else "message_resent"
-    log.info(event, room=room, messageId=message.message_id, connectionId=connection_id, **report.counts())
+    log.info(event, room=room, messageId=message.message_id, connectionId=connection_id, **distribution.counts())
     return message
+
+
+@dataclass
+class Distribution:
+    """How a message went out: the report of what was posted here, and the shards left to workers."""
+
+    report: DeliveryReport
+    shards: int = 0  # shards on the fan-out queue
+    queued: int = 0  # recipients in them
+
+    def counts(self) -> dict[str, int]:
+        return {**self.report.counts(), "shards": self.shards, "queued": self.queued}
+
+
+def distribute(
+    deps: Dependencies,
+    delivery: Delivery,
+    message: StoredMessage,
+    deadline: float,
+    members: Iterable[str] | None = None,
+    first: str | None = None,
+) -> Distribution:
+    """Deliver a stored message to ``members`` (default: its room's members in ``delivery``'s
+    region). A room above ``FANOUT_SHARD_THRESHOLD`` (with a fan-out queue configured) is split into
+    shards of ``FANOUT_SHARD_SIZE``: every shard but the first goes on the fan-out queue for
+    ``fanout_worker``, the first (with ``first``, the sender, in it) is posted from here, and a shard
+    the queue does not take is posted from here too rather than lost."""
+    settings = deps.settings
+    if members is None:
+        members = deps.store.memberships.connection_ids(message.room, delivery.region, now=deps.clock())
+    ids = list(members)
+    if not settings.fanout_queue_url or len(ids) <= settings.fanout_shard_threshold:
+        return Distribution(fan_out(deps, delivery, message, deadline, ids))
+    if first in ids:  # the sender sees its own message without a queue hop
+        ids.remove(first)
+        ids.insert(0, first)
+    frame = _message_frame(message)
+    inline, *shards = sharding.plan(
+        frame, message.room, delivery.region, delivery.endpoint_url, ids, settings.fanout_shard_size
+    )
+    # Queued first, so the workers start while this invocation posts its own shard.
+    unsent = sharding.FanoutQueue(settings.fanout_queue_url).enqueue(shards, deadline)
+    enqueued = len(shards) - len(unsent)
+    metrics.count("ShardsEnqueued", enqueued)
+    queued = sum(len(s.connection_ids) for s in shards) - sum(len(s.connection_ids) for s in unsent)
+    if unsent:
+        log.warning("fanout_shards_inline", room=message.room, messageId=message.message_id, shards=len(unsent))
+    here = [cid for shard in (inline, *unsent) for cid in shard.connection_ids]
+    log.info(
+        "fanout_sharded",
+        room=message.room,
+        messageId=message.message_id,
+        recipients=len(ids),
+        shards=enqueued,
+        inline=len(here),
+    )
+    return Distribution(fan_out(deps, delivery, message, deadline, here), enqueued, queued)
 
 
 def fan_out(
@@ -176,25 +241,41 @@ def fan_out(
     deadline: float,
     members: Iterable[str] | None = None,
 ) -> DeliveryReport:
-    """Deliver a stored message to ``members`` (default: every member of its room in ``delivery``'s region)."""
-    frame = _message_frame(message)
+    """Deliver a stored message to ``members`` (default: every member of its room in ``delivery``'s
+    region) from this invocation."""
     if members is None:
         members = deps.store.memberships.connection_ids(message.room, delivery.region, now=deps.clock())
-    report = delivery.broadcast(members, frame, deadline)
-    settle(deps, delivery, report.undelivered, frame, message.room)
+    report, _ = _post_and_settle(deps, delivery, _message_frame(message), message.room, deadline, members)
     return report
+
+
+def _post_and_settle(
+    deps: Dependencies, delivery: Delivery, frame: dict[str, Any], room: str, deadline: float, members: Iterable[str]
+) -> tuple[DeliveryReport, bool]:
+    """Post ``frame`` to ``members`` and settle the report; whether every failure was parked."""
+    started = time.monotonic()
+    report = delivery.broadcast(members, frame, deadline)
+    settled = settle(deps, delivery, report.undelivered, frame, room)
+    metrics.milliseconds("FanoutDuration", (time.monotonic() - started) * 1000)
+    metrics.count("Deliveries", report.delivered)
+    return report, settled
 
 
 def settle(
     deps: Dependencies, delivery: Delivery, outcomes: Iterable[Outcome], frame: dict[str, Any], room: str | None
-) -> None:
+) -> bool:
     """Act on what delivery reported: a gone connection is pruned with its memberships, a failed
-    delivery goes to the redelivery queue for a later attempt."""
+    delivery goes to the redelivery queue for a later attempt. False when a failed delivery could
+    not be queued (the redelivery queue said so): the caller's source may try the whole thing again."""
+    settled = True
     for outcome in outcomes:
         if outcome.status == "gone":
             prune(deps, outcome.connection_id)
         elif outcome.status == "failed":
-            deps.redelivery.park(outcome, frame, room, delivery.region, delivery.endpoint_url)
+            metrics.count("DeliveryFailures")
+            if deps.redelivery.park(outcome, frame, room, delivery.region, delivery.endpoint_url) is False:
+                settled = False  # could not be queued: lost unless the caller's source tries again
+    return settled
 
 
 def prune(deps: Dependencies, connection_id: str) -> None:
@@ -202,8 +283,58 @@ def prune(deps: Dependencies, connection_id: str) -> None:
     try:
         rooms = deps.store.connections.remove(connection_id)
         log.info("stale_connection_pruned", connectionId=connection_id, rooms=rooms)
+        metrics.count("StaleConnectionsPruned")
     except (ClientError, BotoCoreError) as err:
         log.warning("stale_connection_prune_failed", connectionId=connection_id, **log.describe_error(err))
+
+
+# ---- sharded fan-out: the fan-out queue's consumer -------------------------------------------------
+
+
+def deliver_shard(deps: Dependencies, record: Mapping[str, Any], delivery: Delivery, deadline: float) -> bool:
+    """Deliver one fan-out queue record (a shard of a big room) through the same post-and-settle
+    path as the sender. False only when it must be tried again: a failed delivery could not be
+    parked, or the record is of a newer version than this code. A record that can never be
+    delivered (malformed, another region's) is dropped with a log line."""
+    sqs_id = record.get("messageId")
+    try:
+        shard = sharding.decode(record.get("body"))
+    except sharding.UnsupportedShard as err:
+        log.warning("fanout_shard_unsupported", reason=str(err), sqsMessageId=sqs_id)
+        return False
+    except sharding.BadShard as err:
+        log.error("fanout_shard_dropped", reason=str(err), sqsMessageId=sqs_id)
+        return True
+    fields = {"room": shard.room, "messageId": shard.message_id, "sqsMessageId": sqs_id}
+    if shard.region != delivery.region:  # connection ids are regional
+        log.error("fanout_shard_dropped", reason="record of another region", region=shard.region, **fields)
+        return True
+    report, settled = _post_and_settle(deps, delivery, shard.frame, shard.room, deadline, shard.connection_ids)
+    log.info(
+        "fanout_shard_delivered", recipients=len(shard.connection_ids), settled=settled, **fields, **report.counts()
+    )
+    return settled
+
+
+def deliver_shards(
+    deps: Dependencies, records: Iterable[Mapping[str, Any]], delivery: Delivery, deadline: float
+) -> list[str]:
+    """Deliver an SQS batch of shards, concurrently (each may spend its retries up to the
+    deadline); returns the message ids of the records to try again (partial batch response)."""
+    batch = list(records)
+
+    def attempt(record: Mapping[str, Any]) -> bool:
+        try:
+            return deliver_shard(deps, record, delivery, deadline)
+        except Exception as err:  # report the record rather than fail the batch's others
+            log.error("fanout_shard_failed", sqsMessageId=record.get("messageId"), **log.describe_error(err))
+            return False
+
+    if not batch:
+        return []
+    with ThreadPoolExecutor(max_workers=len(batch), thread_name_prefix="fanout-shard") as pool:
+        settled = list(pool.map(attempt, batch))
+    return [record["messageId"] for record, ok in zip(batch, settled, strict=True) if not ok]
 
 
 # ---- redelivery ----------------------------------------------------------------------------------
@@ -226,6 +357,7 @@ def redeliver(deps: Dependencies, record: Mapping[str, Any], delivery: Delivery,
     if deps.store.connections.get(connection_id, now=deps.clock()) is None:
         log.info("redelivery_dropped", reason="connection no longer connected", **fields)
         return "dropped"
+    metrics.count("Redeliveries")
     outcome = delivery.send(connection_id, frame, deadline)
     if outcome.status == "gone":
         prune(deps, connection_id)
@@ -275,7 +407,7 @@ def fan_in(deps: Dependencies, records: Iterable[Mapping[str, Any]], delivery: D
             continue
         message = message_from_item(record["dynamodb"]["NewImage"])
         try:
-            report = fan_out(deps, delivery, message, deadline)
+            report = distribute(deps, delivery, message, deadline)
         except Exception as err:  # any failure: report the record rather than lose the rest of the batch
             log.error("fanout_record_failed", eventID=record.get("eventID"), **log.describe_error(err))
             return [record["dynamodb"]["SequenceNumber"]]

@@ -82,3 +82,13 @@ def test_readme_route_table_is_generated_from_the_contract() -> None:
     found = re.search(r"<!-- routes:begin.*?-->\n(.*?)<!-- routes:end -->", readme, re.S)
     assert found, "README.md needs the generated route table between <!-- routes:begin --> and <!-- routes:end -->"
     assert found.group(1) == routes.markdown_table(), "regenerate it: python -m chat.routes"
+
+
+def test_the_fanout_worker_is_built_but_serves_no_route() -> None:
+    """The SQS fan-out queue's consumer: a zip and a handler of its own, no WebSocket route."""
+    import build
+
+    (worker,) = [f for f in routes.EVENT_FUNCTIONS if f.name == "fanout_worker"]
+    assert worker.handler == "chat.handlers.fanout_worker.handler"
+    assert build.FUNCTIONS["fanout_worker"] == worker.handler
+    assert "fanout_worker" not in {route.function for route in routes.ROUTES}
