@@ -46,14 +46,23 @@ ERROR_CODES = frozenset(
 
 
 class ProtocolError(Exception):
-    """A frame the server refuses; ``code`` is one of ``ERROR_CODES``."""
+    """A frame the server refuses; ``code`` is one of ``ERROR_CODES``. ``retry_after_ms``: when the
+    same frame may succeed again (``rate_limited``), sent to the client as ``retryAfterMs``."""
 
-    def __init__(self, code: str, message: str, client_message_id: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, client_message_id: str | None = None, *, retry_after_ms: int | None = None
+    ) -> None:
         assert code in ERROR_CODES, code
+        assert retry_after_ms is None or retry_after_ms >= 0, retry_after_ms
         super().__init__(message)
         self.code = code
         self.message = message
         self.client_message_id = client_message_id
+        self.retry_after_ms = retry_after_ms
+
+    def frame(self) -> dict[str, Any]:
+        """The ``error`` frame answering the refused frame."""
+        return error_frame(self.code, self.message, self.client_message_id, retry_after_ms=self.retry_after_ms)
 
 
 @dataclass(frozen=True)
@@ -277,10 +286,14 @@ def ack_frame(client_message_id: str | None, message_id: str, ts: int) -> dict[s
     return {"type": "ack", "clientMessageId": client_message_id, "messageId": message_id, "ts": ts}
 
 
-def error_frame(code: str, message: str, client_message_id: str | None = None) -> dict[str, Any]:
+def error_frame(
+    code: str, message: str, client_message_id: str | None = None, *, retry_after_ms: int | None = None
+) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
     if client_message_id is not None:
         frame["clientMessageId"] = client_message_id
+    if retry_after_ms is not None:
+        frame["retryAfterMs"] = retry_after_ms
     return frame
 
 

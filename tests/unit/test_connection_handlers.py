@@ -8,7 +8,6 @@ import time
 import pytest
 
 from chat.handlers import connect, default, disconnect, ping, rooms
-from chat.store import MAX_ROOMS_PER_CONNECTION
 from tests.unit.conftest import OTHER_REGION, REGION, Context, all_items, ws_event
 
 
@@ -108,6 +107,8 @@ def test_default_route_answers_bad_frames_with_error_codes(aws, body: str, code:
 
 
 def test_join_leave_and_room_limits(aws) -> None:
+    from chat.config import settings
+
     do_connect("c1")
     assert call(rooms, "c1", {"action": "joinRoom", "room": "r1"}) == {"type": "joined", "room": "r1"}
     assert call(rooms, "c1", {"action": "joinRoom", "room": "r1"}) == {"type": "joined", "room": "r1"}  # idempotent
@@ -115,13 +116,28 @@ def test_join_leave_and_room_limits(aws) -> None:
     assert call(rooms, "c1", {"action": "leaveRoom", "room": "r1"}) == {"type": "left", "room": "r1"}
     assert ("ROOM#r1", f"CONN#{REGION}#c1") not in keys(aws)
     assert call(rooms, "c1", {"action": "leaveRoom", "room": "r1"})["code"] == "not_in_room"
-    for n in range(MAX_ROOMS_PER_CONNECTION - 1):  # lobby is already one
+    for n in range(settings().max_rooms_per_connection - 1):  # lobby is already one
         assert call(rooms, "c1", {"action": "joinRoom", "room": f"room{n}"})["type"] == "joined"
     before = all_items(aws)
     refused = call(rooms, "c1", {"action": "joinRoom", "room": "one-too-many"})
     assert refused["code"] == "limit_exceeded"
     assert refused["message"].startswith("roomsPerConnection")  # the message names the limit
     assert all_items(aws) == before
+
+
+def test_the_room_cap_comes_from_the_setting(aws, monkeypatch) -> None:
+    from chat import deps
+
+    monkeypatch.setenv("MAX_ROOMS_PER_CONNECTION", "3")
+    deps.reset()
+    do_connect("c1")
+    assert [call(rooms, "c1", {"action": "joinRoom", "room": f"r{n}"})["type"] for n in range(2)] == ["joined"] * 2
+    refused = call(rooms, "c1", {"action": "joinRoom", "room": "r2"})
+    assert refused["code"] == "limit_exceeded" and refused["message"].startswith("roomsPerConnection")
+    assert "at most 3 rooms" in refused["message"]
+    assert call(rooms, "c1", {"action": "joinRoom", "room": "r1"})["type"] == "joined"  # already in: idempotent
+    assert call(rooms, "c1", {"action": "leaveRoom", "room": "r0"})["type"] == "left"
+    assert call(rooms, "c1", {"action": "joinRoom", "room": "r2"})["type"] == "joined"  # a slot was freed
 
 
 def test_join_after_leaving_every_room(aws) -> None:

@@ -12,6 +12,17 @@ from chat.protocol import MAX_TEXT_CHARS
 from tests.unit.conftest import OTHER_REGION, REGION, TABLE, Context, all_items, endpoint, queued_records, ws_event
 
 
+@pytest.fixture(autouse=True)
+def generous_send_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests send back to back, as fast as moto answers: a send rate no machine reaches, so
+    the per-connection limit (tests/unit/test_limits.py) never decides their outcome."""
+    from chat import deps
+
+    monkeypatch.setenv("SEND_RATE_PER_SECOND", "1000")
+    monkeypatch.setenv("SEND_BURST", "10000")
+    deps.reset()
+
+
 def join(cid: str, region: str = REGION, room: str = "lobby", name: str | None = None) -> None:
     query = {"room": room, "name": name or cid}
     event = ws_event("$connect", cid, queryStringParameters=query)
@@ -22,6 +33,12 @@ def send(cid: str, body, region: str = REGION) -> dict:
     result = send_message.handler(ws_event("sendMessage", cid, body), Context(region, "send_message"))
     assert result["statusCode"] == 200
     return json.loads(result["body"]) if "body" in result else {}
+
+
+def chat_state(ddb) -> list[dict]:
+    """Every item without the send-rate state: a valid sendMessage frame is charged to its
+    connection's bucket (``sendTat``) even when it is refused afterwards (not_in_room, conflict)."""
+    return [{name: value for name, value in item.items() if name != "sendTat"} for item in all_items(ddb)]
 
 
 def messages_in(ddb, room: str = "lobby") -> list[dict]:
@@ -186,10 +203,10 @@ def test_client_message_ids_are_scoped_to_the_sender(aws, management) -> None:
 def test_reusing_a_client_message_id_for_another_text_is_a_conflict(aws, management) -> None:
     join("alice")
     send("alice", {"action": "sendMessage", "text": "first", "clientMessageId": "dup1"})
-    before = all_items(aws)
+    before = chat_state(aws)
     reply = send("alice", {"action": "sendMessage", "text": "changed", "clientMessageId": "dup1"})
     assert reply["code"] == "conflict" and reply["clientMessageId"] == "dup1"
-    assert all_items(aws) == before
+    assert chat_state(aws) == before
     assert [f["type"] for f in management[endpoint()].frames_for("alice")] == ["ack", "message"]
 
 
@@ -207,10 +224,10 @@ def test_reusing_a_client_message_id_for_another_text_is_a_conflict(aws, managem
 )
 def test_bad_sends_get_an_error_and_change_nothing(aws, management, body, code: str) -> None:
     join("alice")
-    before = all_items(aws)
+    before = chat_state(aws)
     reply = send("alice", body)
     assert reply["type"] == "error" and reply["code"] == code
-    assert all_items(aws) == before
+    assert chat_state(aws) == before
     assert all(not fake.posts for fake in management.values())
 
 

@@ -4,11 +4,13 @@ connection  PK=CONN#<id>     SK=META
 membership  PK=ROOM#<room>   SK=CONN#<region>#<id>       fan-out = one Query on the SK prefix
 message     PK=ROOM#<room>   SK=MSG#<ts13>#<ulid>         history = one Query on the SK prefix
 idempotency PK=ROOM#<room>   SK=CMID#<clientMessageId>    conditional put, 24 h TTL
+user        PK=USER#<userId> SK=CONNS                     live connections of an authenticated user
 """
 
 from __future__ import annotations
 
 CONNECTION_SK = "META"
+USER_CONNECTIONS_SK = "CONNS"
 MESSAGE_PREFIX = "MSG#"
 HEALTH_KEY = {"PK": "HEALTH", "SK": "HEALTH"}
 
@@ -19,6 +21,10 @@ def room_pk(room: str) -> str:
 
 def connection_key(connection_id: str) -> dict[str, str]:
     return {"PK": f"CONN#{connection_id}", "SK": CONNECTION_SK}
+
+
+def user_key(user_id: str) -> dict[str, str]:
+    return {"PK": f"USER#{user_id}", "SK": USER_CONNECTIONS_SK}
 
 
 def member_prefix(region: str) -> str:

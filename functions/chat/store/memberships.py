@@ -9,11 +9,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chat import config
 from chat.store import codec, keys
 from chat.store.connections import Connection, is_live, membership_item
 from chat.store.table import NotConnected, NotInRoom, Table, TooManyRooms, condition_failed
 
-MAX_ROOMS_PER_CONNECTION = 20
 # A connection may join a room it is already in (idempotent) or a new one while under the cap.
 # DynamoDB deletes a set attribute when its last element goes: no `rooms` means no rooms at all.
 _JOIN_CONDITION = "attribute_exists(PK) AND (attribute_not_exists(rooms) OR size(rooms) < :max OR contains(rooms, :r))"
@@ -29,21 +29,25 @@ class Member:
 @dataclass(frozen=True)
 class Memberships:
     table: Table
+    max_rooms: int | None = None  # None: settings().max_rooms_per_connection, read at each join
 
     def join(self, connection: Connection, room: str) -> None:
+        """Add the connection to ``room`` (idempotent); ``TooManyRooms`` (a ``LimitExceeded`` naming
+        ``roomsPerConnection``) when it is in the maximum number of rooms already."""
+        maximum = config.settings().max_rooms_per_connection if self.max_rooms is None else self.max_rooms
         update = {
             "TableName": self.table.name,
             "Key": codec.encode(keys.connection_key(connection.connection_id)),
             "UpdateExpression": "ADD rooms :room",
             "ConditionExpression": _JOIN_CONDITION,
-            "ExpressionAttributeValues": codec.encode({":room": {room}, ":r": room, ":max": MAX_ROOMS_PER_CONNECTION}),
+            "ExpressionAttributeValues": codec.encode({":room": {room}, ":r": room, ":max": maximum}),
         }
         put = {"TableName": self.table.name, "Item": membership_item(room, connection)}
         try:
             self.table.db.transact_write_items(TransactItems=[{"Update": update}, {"Put": put}])
         except ClientError as err:
             if condition_failed(err, 0):
-                raise TooManyRooms(MAX_ROOMS_PER_CONNECTION) from None
+                raise TooManyRooms(maximum) from None
             raise
 
     def leave(self, connection: Connection, room: str) -> None:
