@@ -7,6 +7,10 @@ time and in connections, samples the runtime's RSS, and stops it with SIGTERM (t
     .venv/bin/python scripts/bench_local.py                   # every figure, full size
     .venv/bin/python scripts/bench_local.py --only fanout10,open500 --scale 0.5
     .venv/bin/python scripts/bench_local.py --dynamodb-endpoint http://127.0.0.1:8001  # e.g. DynamoDB Local
+    .venv/bin/python scripts/bench_local.py --only flood --profile /tmp/prof  # py-spy, collapsed stacks
+
+Every scenario also reports the CPU seconds the runtime and this load generator used (both run on
+the same machine: the generator's share is CPU the runtime did not get).
 
 Scenarios (names for --only):
   connect200   open 200 clients into one room (concurrently): time until all are open
@@ -29,6 +33,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -75,6 +80,7 @@ class Runtime:
     dynamodb_url: str
     rss_peak_mb: float = 0.0
     rss_start_mb: float = 0.0
+    profiler: subprocess.Popen[bytes] | None = None
     _sampler: threading.Thread | None = None
     _sampling: threading.Event = field(default_factory=threading.Event)
 
@@ -95,6 +101,14 @@ class Runtime:
 
         self._sampler = threading.Thread(target=sample, daemon=True)
         self._sampler.start()
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the runtime has used so far."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def count(self, *needles: str) -> int:
         return sum(1 for line in list(self.lines) if all(n in line for n in needles))
@@ -128,6 +142,10 @@ class Runtime:
     def stop(self) -> float:
         """SIGTERM; returns seconds until the process exited (kills it after 30 s)."""
         self._sampling.set()
+        if self.profiler is not None:  # let py-spy write its samples before the process goes
+            self.profiler.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.profiler.wait(30)
         started = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -139,7 +157,7 @@ class Runtime:
         return time.monotonic() - started
 
 
-def start_runtime(endpoint: str | None, extra: list[str]) -> Runtime:
+def start_runtime(endpoint: str | None, extra: list[str], profile: Path | None = None) -> Runtime:
     port = free_port()
     table = f"bench-{uuid.uuid4().hex[:8]}"
     cmd = [*RUNTIME_COMMAND, "dev", "--port", str(port), "--table-name", table, *extra]
@@ -172,20 +190,43 @@ def start_runtime(endpoint: str | None, extra: list[str]) -> Runtime:
     http = re.search(r"chat:\s+(\S+)", text)
     assert ddb and ws and http, text
     runtime = Runtime(proc, lines, table, ws.group(1), http.group(1), ddb.group(1))
+    if profile is not None:
+        profile.parent.mkdir(parents=True, exist_ok=True)
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        # --gil (BENCH_PROFILE_GIL=1): only the thread holding the GIL, i.e. what the runtime's one
+        # interpreter is busy with; without it, every thread not idle (waits on sockets included).
+        gil = ["--gil"] if os.environ.get("BENCH_PROFILE_GIL") else []
+        runtime.profiler = subprocess.Popen(
+            [spy, "record", "--pid", str(proc.pid), "--threads", "--nonblocking", *gil, "--rate", "200"]
+            + ["--format", "raw", "--output", str(profile)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     runtime.start_sampling()
     return runtime
 
 
 @contextlib.contextmanager
 def runtime_for(args: argparse.Namespace, results: dict[str, Any], extra: list[str] | None = None) -> Iterator[Runtime]:
-    rt = start_runtime(args.dynamodb_endpoint, extra or [])
+    profile = args.profile / f"{args.scenario}.txt" if args.profile else None
+    rt = start_runtime(args.dynamodb_endpoint, extra or [], profile)
+    cpu_before, own_before = rt.cpu_s(), process_cpu_s()
     try:
         yield rt
     finally:
+        results["runtime_cpu_s"] = round(rt.cpu_s() - cpu_before, 1)
+        results["load_generator_cpu_s"] = round(process_cpu_s() - own_before, 1)
         results["sigterm_s"] = round(rt.stop(), 2)
         results["rss_start_mb"] = round(rt.rss_start_mb)
         results["rss_peak_mb"] = round(rt.rss_peak_mb)
         results["traceback_lines"] = rt.count("Traceback")
+
+
+def process_cpu_s() -> float:
+    """User + system CPU seconds of this process (the load generator)."""
+    times = os.times()
+    return times.user + times.system
 
 
 # ---- clients ------------------------------------------------------------------------------------
@@ -524,6 +565,7 @@ async def main() -> int:
     parser.add_argument("--pong-wait", type=float, default=30.0, help="give up on one pong after this many s")
     parser.add_argument("--dynamodb-endpoint", help="pass to `dynamowave dev` (default: embedded moto)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--profile", type=Path, help="py-spy each runtime: DIR/SCENARIO.txt (collapsed stacks)")
     args = parser.parse_args()
     s = args.scale
     only = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -543,6 +585,7 @@ async def main() -> int:
     for name in only:
         started = time.monotonic()
         print(f"== {name} ...", flush=True)
+        args.scenario = name
         try:
             report[name] = await asyncio.wait_for(plan[name](), timeout=600)
         except Exception as err:  # one failing scenario must not hide the others

@@ -1,12 +1,21 @@
 """AWS clients, created lazily once per execution environment and reused across invocations.
 
-boto3 is imported lazily so that importing the chat package (tests, the local runtime) stays cheap.
+Cold starts pay only for the clients their path uses, each at its first use. They are botocore
+clients from one shared botocore session, not boto3's: boto3 adds nothing these low-level clients
+use, while its import and a ``boto3.session.Session`` per client cost more than the client itself;
+one session also loads the endpoint and partition data once for every client it creates. The lean
+@connections client needs no SDK client at all, only the session's credentials.
+
+Factories are locked: the local runtime (and any threaded caller) may make the first call from many
+threads at once, and ``functools.cache`` alone would let each of them build its own client.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from chat.connections_api import ConnectionsApi
@@ -16,44 +25,78 @@ if TYPE_CHECKING:
 _STANDARD = {"connect_timeout": 2, "read_timeout": 5, "retries": {"mode": "standard", "max_attempts": 3}}
 _NO_RETRY = {"connect_timeout": 2, "read_timeout": 5, "retries": {"mode": "standard", "total_max_attempts": 1}}
 _connections_apis: list[ConnectionsApi] = []
+_caches: list[dict[tuple[Any, ...], Any]] = []
+_lock = threading.RLock()  # re-entrant: a factory asks for the session under it
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _client(service: Any, options: dict[str, Any], **kwargs: Any) -> Any:
-    import boto3
+def _once(factory: F) -> F:
+    """A cache of ``factory``'s results per arguments whose first call runs once, under the lock."""
+    cache: dict[tuple[Any, ...], Any] = {}
+    _caches.append(cache)
+
+    @functools.wraps(factory)
+    def get(*args: Any) -> Any:
+        try:
+            return cache[args]  # the warm path: no lock
+        except KeyError:
+            pass
+        with _lock:
+            if args not in cache:
+                cache[args] = factory(*args)
+            return cache[args]
+
+    get.cache_clear = cache.clear  # type: ignore[attr-defined]
+    return get  # type: ignore[return-value]
+
+
+@_once
+def session() -> Any:
+    """The botocore session every client of this process shares (credentials, region, data)."""
+    import botocore.session
+
+    return botocore.session.get_session()
+
+
+def _client(service: str, options: dict[str, Any], **kwargs: Any) -> Any:
     from botocore.config import Config
 
-    return boto3.session.Session().client(service, config=Config(**options), **kwargs)
+    with _lock:  # botocore sessions are not documented as thread-safe for client creation
+        return session().create_client(service, config=Config(**options), **kwargs)
 
 
-@functools.cache
+@_once
 def dynamodb() -> Any:
     return _client("dynamodb", _STANDARD)
 
 
-@functools.cache
+@_once
 def sqs() -> Any:
     return _client("sqs", _STANDARD)
 
 
-@functools.cache
+@_once
 def lambda_() -> Any:
     return _client("lambda", {**_STANDARD, "read_timeout": 30, "max_pool_connections": 64})
 
 
-@functools.cache
+@_once
 def ssm() -> Any:
     return _client("ssm", _STANDARD)
 
 
-@functools.cache
-def connections_api(endpoint_url: str, region: str) -> ConnectionsApi:
-    """The lean @connections client delivery posts with (chat.connections_api): keep-alive sockets
-    reused across invocations, no SDK retries (chat.retry's job), botocore's timeouts."""
+def credentials() -> Any:
+    """The shared session's credentials (refreshable ones refresh themselves), or None."""
+    return session().get_credentials()
+
+
+def _connections_api(endpoint_url: str, region: str) -> ConnectionsApi:
     from chat.connections_api import ConnectionsApi
 
     api = ConnectionsApi(
         endpoint_url,
         region,
+        credentials_provider=credentials,  # read at the first signed post: none needed in-process
         connect_timeout=2.0,  # as _NO_RETRY
         read_timeout=5.0,
         max_idle=128,  # FANOUT_CONCURRENCY's maximum: one idle socket per concurrent post
@@ -62,7 +105,12 @@ def connections_api(endpoint_url: str, region: str) -> ConnectionsApi:
     return api
 
 
-@functools.cache
+connections_api = _once(_connections_api)
+connections_api.__doc__ = """The lean @connections client delivery posts with (chat.connections_api): keep-alive sockets
+reused across invocations, no SDK retries (chat.retry's job), botocore's timeouts."""
+
+
+@_once
 def management(endpoint_url: str, region: str) -> Any:
     """botocore's full apigatewaymanagementapi client (the other @connections operations; the
     baseline of scripts/bench_delivery.py). Delivery does not use it."""
@@ -75,9 +123,12 @@ def management(endpoint_url: str, region: str) -> Any:
 
 
 def reset() -> None:
-    """Forget every cached client (tests and the local runtime switch endpoints)."""
-    for factory in (dynamodb, sqs, lambda_, ssm, management):
-        factory.cache_clear()
-    connections_api.cache_clear()
+    """Forget every cached client and the session (tests and the local runtime switch endpoints
+    and credentials)."""
+    for cache in _caches:
+        cache.clear()
+    replaced = getattr(connections_api, "cache_clear", None)  # a test's stand-in factory
+    if callable(replaced):
+        replaced()
     while _connections_apis:
         _connections_apis.pop().close()

@@ -10,8 +10,9 @@ which is the whole budget of a fan-out to a large room. This client keeps only w
 - SigV4 (service ``execute-api``) exactly as botocore's ``SigV4Auth`` signs the same request
   (same URL encoding, signed headers, payload hash; tests compare the bytes), with the derived
   signing key cached per (secret, date, region, service).
-- Credentials from botocore's session (its usual provider chain), frozen per request, so rotated
-  or refreshed credentials are picked up.
+- Credentials from botocore's session (its usual provider chain; ``credentials_provider`` gives
+  the process's shared session's), resolved at the first signed post and frozen per request, so
+  rotated or refreshed credentials are picked up.
 - Failures as botocore reports them: error responses parsed by botocore's own rest-json parser
   into ``ClientError`` subclasses named after the error code (``GoneException``,
   ``LimitExceededException``, ``ForbiddenException``, ``PayloadTooLargeException``; other codes
@@ -19,6 +20,14 @@ which is the whole budget of a fan-out to a large room. This client keeps only w
   ``ConnectTimeoutError``, ``ReadTimeoutError``, ``ConnectionClosedError``, ``SSLError``. So
   ``chat.retry`` classifies them exactly as it classifies the SDK's, and error codes stay the same.
 No retries here (``chat.retry`` owns them) and no proxy support (Lambda has none configured).
+
+Transports: a runtime that hosts the handlers in its own process beside the @connections API
+(``dynamowave dev``) registers an in-process transport for its endpoint URL
+(``register_transport``). A post to that endpoint is then handed straight to the runtime's
+connection table instead of being signed, sent over loopback, parsed and routed: it gets the same
+answer the HTTP endpoint gives (status, ``x-amzn-ErrorType``, JSON body; faults and latency
+injected the same way), parsed into the same exceptions here. Every other endpoint, and every
+process without a registration (Lambda), posts signed HTTP.
 """
 
 from __future__ import annotations
@@ -114,6 +123,35 @@ def error_from_response(status: int, headers: dict[str, str], body: bytes) -> Cl
             parsed["Message"] = message
     parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
     return error_class(code)(parsed, OPERATION)
+
+
+# ---- in-process transports -------------------------------------------------------------------------
+
+# (connection id, body) -> (status, lowercase headers, response body), as the HTTP endpoint answers.
+# Raises botocore's network errors (EndpointConnectionError, ReadTimeoutError, ...) for failures
+# that are not an HTTP answer.
+Transport = Callable[[str, bytes], tuple[int, dict[str, str], bytes]]
+_transports: dict[str, Transport] = {}
+
+
+def _endpoint_key(endpoint_url: str) -> str:
+    return endpoint_url.rstrip("/")
+
+
+def register_transport(endpoint_url: str, transport: Transport) -> None:
+    """Posts to ``endpoint_url`` (from any client of this process) go through ``transport``."""
+    _transports[_endpoint_key(endpoint_url)] = transport
+
+
+def unregister_transport(endpoint_url: str, transport: Transport | None = None) -> None:
+    """Back to HTTP for ``endpoint_url`` (only if ``transport`` is still the registered one)."""
+    key = _endpoint_key(endpoint_url)
+    if transport is None or _transports.get(key) is transport:
+        _transports.pop(key, None)
+
+
+def transport_for(endpoint_url: str) -> Transport | None:
+    return _transports.get(_endpoint_key(endpoint_url))
 
 
 # ---- SigV4 -----------------------------------------------------------------------------------------
@@ -214,6 +252,7 @@ class ConnectionsApi:
         region: str,
         *,
         credentials: Any = None,
+        credentials_provider: Callable[[], Any] | None = None,
         connect_timeout: float = 2.0,
         read_timeout: float = 5.0,
         max_idle: int = 128,
@@ -231,6 +270,7 @@ class ConnectionsApi:
         self.host = host_header(endpoint_url)
         self.signer = Signer(region)
         self._credentials = credentials
+        self._credentials_provider = credentials_provider
         self._credentials_lock = threading.Lock()
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -238,6 +278,7 @@ class ConnectionsApi:
         self.clock = clock
         self._idle: deque[Connection] = deque()
         self._ssl: ssl.SSLContext | None = None
+        self._key = _endpoint_key(endpoint_url)
 
     # ---- the operation -------------------------------------------------------------------------
 
@@ -245,8 +286,14 @@ class ConnectionsApi:
         self, *, ConnectionId: str, Data: bytes | str
     ) -> dict[str, Any]:  # botocore's parameter names
         body = Data.encode() if isinstance(Data, str) else Data
-        request, url = self.signed_request(ConnectionId, body)
-        status, headers, response_body = self._send(request, url)
+        # Looked up per post: the runtime registers its transport when it starts serving, which
+        # may be after this client was created (and unregisters it when it stops).
+        transport = _transports.get(self._key)
+        if transport is not None:
+            status, headers, response_body = transport(ConnectionId, body)
+        else:
+            request, url = self.signed_request(ConnectionId, body)
+            status, headers, response_body = self._send(request, url)
         if status >= 300:
             raise error_from_response(status, headers, response_body)
         return {
@@ -277,9 +324,12 @@ class ConnectionsApi:
         if credentials is None:
             with self._credentials_lock:
                 if self._credentials is None:
-                    import botocore.session
+                    if self._credentials_provider is not None:
+                        self._credentials = self._credentials_provider()
+                    else:
+                        import botocore.session
 
-                    self._credentials = botocore.session.get_session().get_credentials()
+                        self._credentials = botocore.session.get_session().get_credentials()
                     if self._credentials is None:
                         raise NoCredentialsError()
                 credentials = self._credentials
