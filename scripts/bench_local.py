@@ -196,9 +196,9 @@ def start_runtime(endpoint: str | None, extra: list[str], profile: Path | None =
         # --gil (BENCH_PROFILE_GIL=1): only the thread holding the GIL, i.e. what the runtime's one
         # interpreter is busy with; without it, every thread not idle (waits on sockets included).
         gil = ["--gil"] if os.environ.get("BENCH_PROFILE_GIL") else []
+        raw = ["--format", "raw", "--output", str(profile)]
         runtime.profiler = subprocess.Popen(
-            [spy, "record", "--pid", str(proc.pid), "--threads", "--nonblocking", *gil, "--rate", "200"]
-            + ["--format", "raw", "--output", str(profile)],
+            [spy, "record", "--pid", str(proc.pid), "--threads", "--nonblocking", *gil, "--rate", "200", *raw],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
