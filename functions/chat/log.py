@@ -1,28 +1,105 @@
-"""Structured JSON logs. Callers pass identifiers and counts only, never message text."""
+"""Structured JSON logs through AWS Lambda Powertools' Logger, with the invocation's correlation ids
+on every line. Callers pass identifiers and counts only, never message text or tokens.
+
+``log.info("event_name", key=value, ...)`` writes one JSON line: Powertools' keys (``timestamp``,
+``level``, ``location``, ``service``, ``message``), ``event`` (the same name as ``message``), the
+invocation's correlation ids and the call's fields (they win over a correlation id of the same name).
+
+Correlation ids are bound by the handler wrappers (chat.runtime) with :func:`begin_invocation` and
+dropped with :func:`end_invocation`. They live in a ``ContextVar``: the local runtime runs many
+invocations at once on the threads of one process, and a context variable is per thread (per task),
+so one invocation's ids never appear on another's lines. :func:`bind` adds per-record ids (a
+consumer's ``messageId``) for a block; :func:`in_context` carries the ids into a pool thread.
+
+Powertools is imported when the first line is written, not when this module is: an invocation
+that logs nothing (ping, the warmer) never pays for it.
+"""
 
 from __future__ import annotations
 
-import json
+import contextlib
+import contextvars
+import functools
 import logging
 import os
 import sys
-import time
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
-_logger = logging.getLogger("dynamowave")
-if not _logger.handlers:
-    _handler = logging.StreamHandler(sys.stdout)
-    _handler.setFormatter(logging.Formatter("%(message)s"))
-    _logger.addHandler(_handler)
-    _logger.propagate = False
-_logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+SERVICE = "dynamowave"  # when POWERTOOLS_SERVICE_NAME is not set (tests, the local runtime)
+
+_NO_KEYS: Mapping[str, Any] = {}  # a context where no invocation ever began (a pool thread's)
+_ENDED: Mapping[str, Any] = {}  # a context whose invocation has ended: no ids, and no fallback
+_keys: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("dynamowave_log_keys", default=_NO_KEYS)
+
+# Invocations in flight in this process and the ids of the last one begun. On Lambda there is one
+# invocation per execution environment at a time: a pool thread (which starts with an empty context,
+# never bound) then logs with that invocation's ids. With several in flight (the local runtime) such
+# a thread gets none rather than possibly another invocation's; a thread whose own invocation has
+# ended gets none either.
+_inflight_lock = threading.Lock()
+_inflight = 0
+_only_keys: Mapping[str, Any] = _NO_KEYS
+
+# LogRecord attributes cannot be passed as extra fields (logging raises KeyError): such a field is
+# logged with a trailing underscore instead.
+_RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+T = TypeVar("T")
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to the current ``sys.stdout`` (Lambda sends it to CloudWatch Logs); looked up at each
+    line, so a test's captured stdout is used while it is in place and never kept after it closes."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+    def write_line(self, line: str) -> None:
+        """One line outside the formatter (an EMF document), never interleaved with a log line."""
+        with self.lock or contextlib.nullcontext():
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+
+handler = _StdoutHandler()
+
+
+@functools.cache
+def _logger() -> Any:
+    from aws_lambda_powertools import Logger
+
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
+    logger = Logger(
+        service=service,
+        logger_handler=handler,
+        use_rfc3339=True,
+        utc=True,
+        log_record_order=["timestamp", "level", "message", "location"],
+    )
+    logging.getLogger(logger.name).propagate = False  # one line per call, whatever the root logger has
+    return logger
 
 
 def log(level: int, event: str, **fields: Any) -> None:
-    if _logger.isEnabledFor(level):
-        record = {"ts": round(time.time() * 1000), "level": logging.getLevelName(level), "event": event}
-        record.update(fields)
-        _logger.log(level, json.dumps(record, default=str, separators=(",", ":")))
+    logger = _logger()
+    if not logger.isEnabledFor(level):
+        return
+    keys = _keys.get()
+    if keys is _NO_KEYS and _inflight == 1:
+        keys = _only_keys
+    extra = {**keys, **{(f"{k}_" if k in _RESERVED else k): v for k, v in fields.items()}, "event": event}
+    # stacklevel 3: the line's ``location`` is the caller of info()/warning()/error(), not this module.
+    logger.log(level, event, stacklevel=3, extra=extra)
 
 
 def info(event: str, **fields: Any) -> None:
@@ -35,6 +112,62 @@ def warning(event: str, **fields: Any) -> None:
 
 def error(event: str, **fields: Any) -> None:
     log(logging.ERROR, event, **fields)
+
+
+# ---- correlation ids ------------------------------------------------------------------------------
+
+
+def begin_invocation(**keys: Any) -> contextvars.Token[Mapping[str, Any]]:
+    """Bind an invocation's correlation ids (``None`` values are left out) to this thread's context,
+    replacing whatever an earlier invocation on this thread left. Pair with :func:`end_invocation`."""
+    global _inflight, _only_keys
+    bound = {k: v for k, v in keys.items() if v is not None}
+    with _inflight_lock:
+        _inflight += 1
+        _only_keys = bound
+    return _keys.set(bound)
+
+
+def end_invocation(token: contextvars.Token[Mapping[str, Any]]) -> None:
+    """Drop the invocation's ids: the next invocation on this thread starts without them."""
+    global _inflight, _only_keys
+    with _inflight_lock:
+        _inflight -= 1
+        if not _inflight:
+            _only_keys = _NO_KEYS
+    with contextlib.suppress(ValueError):  # a token of another context (never in the wrappers)
+        _keys.reset(token)
+    _keys.set(_ENDED)
+
+
+def current_keys() -> dict[str, Any]:
+    """The correlation ids bound in this context."""
+    return dict(_keys.get())
+
+
+@contextlib.contextmanager
+def bind(**keys: Any) -> Iterator[None]:
+    """Add ids (e.g. one record's ``messageId``) to every line written in this block."""
+    token = _keys.set({**_keys.get(), **{k: v for k, v in keys.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _keys.reset(token)
+
+
+def in_context(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` run in a copy of the caller's context (its correlation ids, and the invocation's metrics
+    recorder): submit this to a pool instead of ``fn`` and the pool thread's lines and metrics belong
+    to the caller's invocation. Each call gets its own copy: one context cannot run in two threads."""
+    context = contextvars.copy_context()
+
+    def run(*args: Any, **kwargs: Any) -> T:
+        return context.copy().run(fn, *args, **kwargs)
+
+    return run
+
+
+# ---- errors ---------------------------------------------------------------------------------------
 
 
 def describe_error(err: BaseException) -> dict[str, str]:

@@ -1,15 +1,16 @@
 """What every handler shares: the warmer early return, the region it acts for, time budgets, replies,
-and a safety net so that no exception escapes a WebSocket route."""
+a safety net so that no exception escapes a WebSocket route, and the invocation's observability
+scope: correlation ids on every log line (chat.log) and one metrics flush (chat.metrics)."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from chat import log
+from chat import log, metrics
 from chat.config import settings
 from chat.events import body_of
 from chat.protocol import ProtocolError, Request, client_message_id_of, encode, error_frame, parse_body
@@ -53,28 +54,75 @@ def reply(frame: dict[str, Any]) -> dict[str, Any]:
 
 
 def request_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """The request's ids as log fields. Every line of an invocation carries them already (see
+    :func:`invocation`), under the same names, so passing these changes no line."""
     ctx = event.get("requestContext") or {}
-    return {"requestId": ctx.get("requestId"), "connectionId": ctx.get("connectionId"), "route": ctx.get("routeKey")}
+    return {"requestId": ctx.get("requestId"), "connectionId": ctx.get("connectionId"), "routeKey": ctx.get("routeKey")}
+
+
+_cold = True  # the first invocation of this execution environment
+
+
+def correlation_ids(event: Any, context: Any) -> dict[str, Any]:
+    """The ids every log line of this invocation carries: ``requestId`` (API Gateway's, else the
+    Lambda request id), ``functionRequestId`` (Lambda's, when API Gateway's is the requestId: it
+    links to Lambda's own START/REPORT lines), ``connectionId``, ``routeKey``, ``region`` and
+    ``coldStart`` on the first invocation. Identifiers only: never the body, query string or headers
+    (a token travels in the query string). Never raises."""
+    ctx = event.get("requestContext") if isinstance(event, dict) else None
+    ctx = ctx if isinstance(ctx, dict) else {}
+    lambda_id = getattr(context, "aws_request_id", None)
+    api_id = ctx.get("requestId")
+    try:
+        region: str | None = region_of(context)
+    except Exception:  # a broken setting must not hide the invocation's own error
+        region = None
+    return {
+        "requestId": api_id or lambda_id,
+        "functionRequestId": lambda_id if api_id and lambda_id != api_id else None,
+        "connectionId": ctx.get("connectionId"),
+        "routeKey": ctx.get("routeKey"),
+        "region": region,
+        "coldStart": True if _cold else None,
+    }
+
+
+@contextlib.contextmanager
+def invocation(event: Any, context: Any) -> Iterator[None]:
+    """One invocation's scope: its correlation ids bound for every line it writes (and only its
+    lines: concurrent invocations of the local runtime keep theirs), and its metrics flushed once
+    at the end, whether it returned or raised."""
+    global _cold
+    keys = correlation_ids(event, context)
+    _cold = False
+    log_token = log.begin_invocation(**keys)
+    metrics_token = metrics.begin()
+    try:
+        yield
+    finally:
+        try:
+            metrics.flush(metrics_token)
+        except Exception as err:  # metrics are never worth failing (or re-failing) an invocation
+            log.error("metrics_flush_failed", **log.describe_error(err))
+        finally:
+            log.end_invocation(log_token)
 
 
 def entrypoint(failure: Callable[[Exception], Any]) -> Callable[[Handler], Handler]:
-    """Wrap a non-frame handler ($connect, $disconnect, authorizer, ...): warmer early return,
-    and ``failure(err)`` as the response when it raises."""
+    """Wrap a handler: warmer early return, the invocation's observability scope, and
+    ``failure(err)`` as the response when it raises."""
 
     def decorate(fn: Handler) -> Handler:
         @functools.wraps(fn)
         def wrapper(event: dict[str, Any], context: Any) -> Any:
             if is_warmer(event):
                 return warm(event)
-            try:
-                return fn(event, context)
-            except Exception as err:
-                log.error(
-                    "invocation_failed",
-                    **log.describe_error(err),
-                    **request_fields(event if isinstance(event, dict) else {}),
-                )
-                return failure(err)
+            with invocation(event, context):
+                try:
+                    return fn(event, context)
+                except Exception as err:
+                    log.error("invocation_failed", **log.describe_error(err))
+                    return failure(err)
 
         return wrapper
 
@@ -103,15 +151,15 @@ def websocket_route(fn: RouteHandler) -> Handler:
         try:
             return fn(parse_body(body_of(event)), event, context)
         except ProtocolError as err:
-            log.info("request_rejected", code=err.code, **request_fields(event))
+            log.info("request_rejected", code=err.code)
             return _error_reply(event, err.code, err.message, err.client_message_id)
         except Exception as err:
             from chat.retry import is_transient  # only failures pay for botocore's retry tables
 
             if is_transient(err):
-                log.warning("request_unavailable", **log.describe_error(err), **request_fields(event))
+                log.warning("request_unavailable", **log.describe_error(err))
                 return _error_reply(event, "unavailable", UNAVAILABLE)
-            log.error("invocation_failed", **log.describe_error(err), **request_fields(event))
+            log.error("invocation_failed", **log.describe_error(err))
             return _error_reply(event, "internal", "internal error, please retry")
 
     return entrypoint(failure=lambda err: reply(error_frame("internal", "internal error, please retry")))(validated)

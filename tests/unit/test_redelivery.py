@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from chat.handlers import redeliver
 from tests.unit.conftest import OTHER_REGION, REGION, Context, endpoint, queued_records
 from tests.unit.test_messaging import join, send
@@ -78,3 +80,64 @@ def test_records_it_cannot_deliver_here_are_dropped(aws, management, monkeypatch
     event["Records"].append({"messageId": "m-2", "receiptHandle": "r-2", "body": "{not json"})
     assert redeliver.handler(event, Context(REGION, "redeliver")) == {"batchItemFailures": []}
     assert management[endpoint()].attempts["bob"] == attempts
+
+
+def emitted(out: str) -> tuple[list[dict], dict[str, float]]:
+    """The log lines of captured stdout, and the metric totals of its EMF lines."""
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    totals: dict[str, float] = {}
+    for doc in (line for line in lines if "_aws" in line):
+        for definition in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            totals[definition["Name"]] = totals.get(definition["Name"], 0) + sum(doc[definition["Name"]])
+    return [line for line in lines if "_aws" not in line], totals
+
+
+def test_a_record_failing_on_its_last_receive_is_counted_as_a_dead_letter(aws, management, monkeypatch, capsys) -> None:
+    record = failed_delivery_to_bob(management, monkeypatch)
+    management[endpoint()].flaky["bob"] = 1000
+    event = sqs_event(record, record, dict(record, connectionId="alice"))
+    # The redrive policy's count (REDELIVERY_MAX_RECEIVE_COUNT, 5 by default): m-0 is on its last
+    # receive, m-1 has receives left, m-2 is delivered on its last receive.
+    for item, receives in zip(event["Records"], ("5", "4", "5"), strict=True):
+        item["attributes"] = {"ApproximateReceiveCount": receives}
+    capsys.readouterr()
+    result = redeliver.handler(event, Context(REGION, "redeliver"))
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-0"}, {"itemIdentifier": "m-1"}]}
+    lines, totals = emitted(capsys.readouterr().out)
+    assert totals["DeadLetters"] == 1 and totals["Redeliveries"] == 3
+    (dead,) = [line for line in lines if line["event"] == "redelivery_dead_lettered"]
+    assert dead["sqsMessageId"] == "m-0" and dead["receiveCount"] == 5
+    assert dead["connectionId"] == "bob" and dead["messageId"] == record["messageId"]
+    assert "later" not in json.dumps(lines)  # the frame's text is never logged
+
+
+def test_the_receive_count_follows_the_redrive_setting(aws, management, monkeypatch, capsys) -> None:
+    record = failed_delivery_to_bob(management, monkeypatch)
+    management[endpoint()].flaky["bob"] = 1000
+    monkeypatch.setenv("REDELIVERY_MAX_RECEIVE_COUNT", "2")
+    from chat import deps
+
+    deps.reset()
+    event = sqs_event(record)
+    event["Records"][0]["attributes"] = {"ApproximateReceiveCount": "2"}
+    capsys.readouterr()
+    assert redeliver.handler(event, Context(REGION, "redeliver")) == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    assert emitted(capsys.readouterr().out)[1]["DeadLetters"] == 1
+
+
+def test_a_batch_that_fails_as_a_whole_counts_its_records_on_their_last_receive(
+    aws, management, monkeypatch, capsys
+) -> None:
+    from chat import service
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("table unreachable")
+
+    monkeypatch.setattr(service, "redeliver_batch", broken)
+    event = sqs_event({"kind": "delivery"}, {"kind": "delivery"})
+    event["Records"][0]["attributes"] = {"ApproximateReceiveCount": "5"}
+    with pytest.raises(RuntimeError):
+        redeliver.handler(event, Context(REGION, "redeliver"))
+    lines, totals = emitted(capsys.readouterr().out)
+    assert totals == {"DeadLetters": 1}
+    assert [line["event"] for line in lines] == ["redelivery_dead_lettered", "invocation_failed"]
