@@ -60,7 +60,7 @@ tf-version:
 	test -n "$$v" || v="$$({ $(TERRAFORM) version 2>/dev/null || true; } | sed -n 's/^Terraform v\([0-9][0-9.]*\).*/\1/p' | head -n1)"; \
 	if [ -z "$$v" ]; then echo "terraform: none found (TERRAFORM=$(TERRAFORM)); DynamoWave needs Terraform >= $(TF_MIN): install it or set TERRAFORM=/path/to/terraform" >&2; exit 2; fi; \
 	if [ "$$(printf '%s\n%s\n' "$(TF_MIN)" "$$v" | sort -V | head -n1)" != "$(TF_MIN)" ]; then \
-	  echo "terraform $$v found ($$(command -v $(TERRAFORM) || echo $(TERRAFORM))): DynamoWave needs Terraform >= $(TF_MIN) (ephemeral resources, write-only arguments); install it or set TERRAFORM=/path/to/terraform" >&2; exit 2; fi
+	  echo "terraform $$v found ($$(command -v $(TERRAFORM) || echo $(TERRAFORM))): DynamoWave needs Terraform >= $(TF_MIN) (the tested floor); install it or set TERRAFORM=/path/to/terraform" >&2; exit 2; fi
 
 tf-args:
 	@case " $(TF_ENVS) " in *" $(ENV) "*) ;; *) echo "set ENV to one of: $(TF_ENVS) (got '$(ENV)')" >&2; exit 2;; esac

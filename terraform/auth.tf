@@ -1,83 +1,80 @@
-# The authorizer's HS256 token secret: an SSM SecureString encrypted with its own CMK.
+# Identity on $connect (var.auth_mode): the REQUEST authorizer verifies an OpenID Connect JWT from
+# ?token= against its issuer's signing keys (JWKS, fetched over HTTPS and cached by the function)
+# and the Origin header against allowed_origins. It calls no AWS API, so its role has nothing but
+# its log group (and X-Ray when tracing is Active).
 #
-# The secret never enters the plan or the state: it comes from an ephemeral resource and is
-# written through the write-only argument value_wo (Terraform >= 1.11). Terraform writes it when
-# the parameter is created and whenever auth_secret_version changes (bump it to rotate).
-#   PRIMARY:   a fresh random secret from Secrets Manager's GetRandomPassword (nothing stored
-#              in Secrets Manager).
-#   SECONDARY: the primary region's value, read ephemerally, so a token is valid in both regions.
+#   none     no authorizer (dev only: prod refuses it); $connect still checks Origin.
+#   oidc     any OpenID Connect issuer: oidc_issuer_url, oidc_audience (and optionally oidc_jwks_url).
+#   cognito  a Cognito user pool, a public app client (authorization code + PKCE, no secret) and a
+#            hosted-UI domain, created by the PRIMARY region's apply (module.cognito). The SECONDARY
+#            creates none: it looks the primary's pool and client up (data sources with the
+#            provider's per-resource region argument) and accepts the same tokens.
 #
-# Rotation across regions: after the primary wrote a secret it records the version in a plain
-# String parameter (auth-version/token-secret). The secondary reads that marker with a lookup
-# that never fails (by path) and refuses a version the primary does not hold
-# (terraform_data.guard), so applying the secondary first can never store the old secret under
-# the new version; its destroy still works when the primary is already gone.
+# Trade-off of one user pool: tokens are verified in either region (the authorizer only needs the
+# JWKS, which it caches), but signing in and refreshing tokens go to the primary region's Cognito.
+# While that region is down, connected users and users holding a valid token reconnect to the
+# secondary fine; a user who must sign in again waits for the primary. Cognito has no managed
+# multi-region user pool; a second pool would mean a second identity per user.
 
 locals {
-  auth_parameter_name = "/${var.project}/${var.environment}/auth/token-secret"
-  auth_version_path   = "/${var.project}/${var.environment}/auth-version"
-  primary_parameter_arn = join(":", [
-    "arn", local.partition, "ssm", var.primary_region, local.account_id, "parameter${local.auth_parameter_name}",
-  ])
-  # SECONDARY: the secret version the primary holds (null: none yet, or the primary is gone).
-  primary_versions       = one(data.aws_ssm_parameters_by_path.primary_auth_version[*])
-  primary_secret_version = try(local.primary_versions.values[index(local.primary_versions.names, "${local.auth_version_path}/token-secret")], null)
+  auth_on      = var.auth_mode != "none"
+  cognito      = var.auth_mode == "cognito"
+  cognito_name = local.name_prefix
+  # Deterministic, so that the secondary can name the primary's hosted UI without reading it.
+  cognito_domain_prefix = coalesce(var.cognito.domain_prefix, "${local.name_prefix}-${local.account_id}")
+
+  # SECONDARY: the primary's pool (exactly one of that name) and its web client, when they exist.
+  primary_pool_ids   = try(data.aws_cognito_user_pools.primary[0].ids, [])
+  primary_pool_id    = length(local.primary_pool_ids) == 1 ? local.primary_pool_ids[0] : null
+  primary_clients    = one(data.aws_cognito_user_pool_clients.primary[*])
+  primary_client_id  = try(local.primary_clients.client_ids[index(local.primary_clients.client_names, "${local.cognito_name}-web")], null)
+  cognito_issuer     = local.is_primary ? one(module.cognito[*].issuer) : (local.primary_pool_id == null ? null : "https://cognito-idp.${var.primary_region}.amazonaws.com/${local.primary_pool_id}")
+  cognito_client_id  = local.is_primary ? one(module.cognito[*].client_id) : local.primary_client_id
+  cognito_hosted_ui  = local.cognito ? "https://${local.cognito_domain_prefix}.auth.${var.primary_region}.amazoncognito.com" : null
+  cognito_configured = local.cognito_issuer != null && local.cognito_client_id != null
+
+  # What the authorizer verifies (AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL).
+  auth_issuer = {
+    none    = ""
+    oidc    = var.oidc_issuer_url == null ? "" : var.oidc_issuer_url
+    cognito = local.cognito_issuer == null ? "" : local.cognito_issuer
+  }[var.auth_mode]
+  auth_audience = {
+    none    = ""
+    oidc    = var.oidc_audience == null ? "" : var.oidc_audience
+    cognito = local.cognito_client_id == null ? "" : local.cognito_client_id
+  }[var.auth_mode]
+  # Cognito publishes its keys at <issuer>/.well-known/jwks.json; for oidc the discovery document
+  # says where unless oidc_jwks_url is set.
+  auth_jwks_url = local.cognito && local.cognito_configured ? "${local.auth_issuer}/.well-known/jwks.json" : (var.auth_mode == "oidc" ? var.oidc_jwks_url : null)
 }
 
-module "auth_kms" {
-  source = "./modules/kms_key"
+module "cognito" {
+  source = "./modules/cognito"
+  count  = local.cognito && local.is_primary ? 1 : 0
 
-  alias                   = "${local.name_prefix}-auth"
-  description             = "DynamoWave ${var.environment} authorizer token secret (SSM SecureString)"
-  via_services            = ["ssm"]
-  deletion_window_in_days = var.kms_deletion_window_in_days
+  name                   = local.cognito_name
+  domain_prefix          = local.cognito_domain_prefix
+  callback_urls          = var.cognito.callback_urls
+  logout_urls            = var.cognito.logout_urls
+  token_validity_minutes = var.cognito.token_validity_minutes
+  refresh_token_days     = var.cognito.refresh_token_days
+  self_sign_up           = var.cognito.self_sign_up
+  deletion_protection    = var.deletion_protection
 }
 
-ephemeral "aws_secretsmanager_random_password" "auth" {
-  count = local.is_primary ? 1 : 0
+# SECONDARY: the primary's user pool by name. The lookup never fails (an empty list when the pool
+# is missing), so the guard can say "apply the primary first" and a destroy still works.
+data "aws_cognito_user_pools" "primary" {
+  count = local.cognito && !local.is_primary ? 1 : 0
 
-  password_length     = 64
-  exclude_punctuation = true
+  region = var.primary_region
+  name   = local.cognito_name
 }
 
-data "aws_ssm_parameters_by_path" "primary_auth_version" {
-  count = local.is_primary ? 0 : 1
+data "aws_cognito_user_pool_clients" "primary" {
+  count = local.primary_pool_id == null ? 0 : 1
 
-  region          = var.primary_region
-  path            = local.auth_version_path
-  with_decryption = false
-}
-
-# Only opened when the primary holds exactly the version asked for.
-ephemeral "aws_ssm_parameter" "primary_auth" {
-  count = !local.is_primary && local.primary_secret_version == tostring(var.auth_secret_version) ? 1 : 0
-
-  region          = var.primary_region
-  arn             = local.primary_parameter_arn
-  with_decryption = true
-}
-
-resource "aws_ssm_parameter" "auth_secret" {
-  name        = local.auth_parameter_name
-  description = "HS256 secret of DynamoWave ${var.environment} tokens (read by the authorizer)"
-  type        = "SecureString"
-  tier        = "Standard"
-  key_id      = module.auth_kms.arn
-
-  value_wo = (local.is_primary
-    ? one(ephemeral.aws_secretsmanager_random_password.auth[*].random_password)
-    : one(ephemeral.aws_ssm_parameter.primary_auth[*].value)
-  )
-  value_wo_version = var.auth_secret_version
-}
-
-# PRIMARY: the version just written, for the secondary's check (after the secret itself).
-resource "aws_ssm_parameter" "auth_secret_version" {
-  #checkov:skip=CKV2_AWS_34:Not a secret: the version number of the token secret, compared by the secondary region's plan.
-  count = local.is_primary ? 1 : 0
-
-  name        = "${local.auth_version_path}/token-secret"
-  description = "Version of ${local.auth_parameter_name} (auth_secret_version); not secret"
-  type        = "String"
-  value       = tostring(aws_ssm_parameter.auth_secret.value_wo_version)
+  region       = var.primary_region
+  user_pool_id = local.primary_pool_id
 }

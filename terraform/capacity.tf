@@ -10,7 +10,7 @@
 # with a reservation below its need is throttled by Lambda on traffic API Gateway admitted.
 # Functions without a reservation (null) share the account's unreserved pool.
 #
-# A function driven by an SQS event source mapping with a concurrency cap (redeliver) needs that
+# A function driven by an SQS event source mapping with a concurrency cap (redeliver, fanout_worker) needs that
 # cap: Lambda throttling the mapping's own invocations returns the batch to the queue, and every
 # return costs its records one of their max_receive_count receives on the way to the DLQ.
 
@@ -20,10 +20,13 @@ locals {
   # Route keys that invoke each function (the authorizer is invoked by $connect when auth is on).
   function_routes = {
     for fn in keys(local.function_sizing) : fn => [
-      for k, r in local.routes : k if r.function == fn || (fn == "authorizer" && var.auth_enabled && k == "$connect")
+      for k, r in local.routes : k if r.function == fn || (fn == "authorizer" && local.auth_on && k == "$connect")
     ]
   }
-  mapping_concurrency = { redeliver = var.redelivery.maximum_concurrency }
+  mapping_concurrency = {
+    redeliver     = var.redelivery.maximum_concurrency
+    fanout_worker = var.fanout_sharding.maximum_concurrency
+  }
   concurrency_need = {
     for fn, route_keys in local.function_routes : fn => max(lookup(local.mapping_concurrency, fn, 0), ceil(sum(concat([0], [
       for k in route_keys : local.route_limits[k].burst_limit + local.route_limits[k].rate_limit * local.function_specs[fn].p99_ms / 1000
@@ -52,7 +55,7 @@ resource "terraform_data" "capacity" {
     }
     precondition {
       condition     = alltrue([for fn, n in local.reservations : n >= local.concurrency_need[fn]])
-      error_message = "Reservations below what the stage throttles can send (burst + rate x p99) or below an event source mapping's maximum_concurrency (redelivery.maximum_concurrency for redeliver): ${join(", ", [for fn, n in local.reservations : "${fn} reserves ${n}, needs ${local.concurrency_need[fn]}" if n < local.concurrency_need[fn]])}. Raise the reservation, lower the route throttles or the mapping's cap, or reserve nothing (null)."
+      error_message = "Reservations below what the stage throttles can send (burst + rate x p99) or below an event source mapping's maximum_concurrency (redelivery.maximum_concurrency for redeliver, fanout_sharding.maximum_concurrency for fanout_worker): ${join(", ", [for fn, n in local.reservations : "${fn} reserves ${n}, needs ${local.concurrency_need[fn]}" if n < local.concurrency_need[fn]])}. Raise the reservation, lower the route throttles or the mapping's cap, or reserve nothing (null)."
     }
     precondition {
       condition     = alltrue([for fn in keys(local.reservations) : !contains(keys(local.function_specs[fn].environment), "DELIVERY_BUDGET_MS") || local.function_specs[fn].p99_ms >= var.app_settings.delivery_budget_ms])

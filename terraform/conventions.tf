@@ -11,6 +11,8 @@ locals {
   region_pattern   = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
   dns_name_pattern = "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"
   zone_id_pattern  = "^Z[A-Z0-9]{1,31}$"
+  # A Cognito hosted-UI domain prefix: one DNS label.
+  domain_label_pattern = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 
   # [min, max] of numeric inputs, checked by one validation per variable.
   ranges = {
@@ -36,6 +38,23 @@ locals {
     queue_age_alarms = {
       dlq        = [60, 1209600] # up to the DLQ's 14-day retention
       redelivery = [60, 1209600]
+      fanout     = [60, 1209600]
+      fanout_dlq = [60, 1209600]
+    }
+    # The same bounds as functions/chat/config.py reads them with.
+    limits = {
+      send_rate_per_second     = [1, 1000]
+      send_burst               = [1, 10000]
+      max_rooms_per_connection = [1, 1000]
+      max_connections_per_user = [1, 1000]
+    }
+    fanout_sharding = {
+      shard_threshold         = [2, 1000000]
+      shard_size              = [1, 1000]
+      max_receive_count       = [1, 1000]
+      batch_size              = [1, 100] # above 10, SQS mappings need a batching window of 1 s or more
+      batching_window_seconds = [0, 300]
+      maximum_concurrency     = [2, 1000] # Lambda's bounds for an SQS mapping's ScalingConfig
     }
   }
 }

@@ -14,7 +14,7 @@ locals {
   function_arns  = { for k, n in local.function_names : k => "arn:${local.partition}:lambda:${var.region}:${local.account_id}:function:${n}" }
   # The warmer invokes any function but itself and the queue and stream consumers (driven by their
   # event source mappings, never on a latency-critical path).
-  warmable_functions = sort(setsubtract(keys(local.manifest.functions), ["warmer", "fanout", "redeliver"]))
+  warmable_functions = sort(setsubtract(keys(local.manifest.functions), ["warmer", "fanout", "fanout_worker", "redeliver"]))
 
   env_table = { TABLE_NAME = local.table_name }
   # Every function that posts to connections (send_message, fanout, redeliver).
@@ -24,13 +24,35 @@ locals {
     FANOUT_CONCURRENCY = tostring(var.app_settings.fanout_concurrency)
     DELIVERY_BUDGET_MS = tostring(var.app_settings.delivery_budget_ms)
   }
-  # The producers (send_message, fanout) park a delivery that still fails on the redelivery queue
-  # (redelivery.tf); nothing but SQS's redrive writes to the delivery DLQ.
+  # The producers (send_message, fanout, fanout_worker) park a delivery that still fails on the
+  # redelivery queue (redelivery.tf); nothing but SQS's redrive writes to the delivery DLQ.
   env_redelivery = { REDELIVERY_QUEUE_URL = module.redelivery_queue.url }
+  # The senders (send_message, fanout) put the recipients of a room above the threshold on the
+  # fan-out queue in shards (fanout.tf); fanout_worker delivers them.
+  env_sharding = {
+    FANOUT_QUEUE_URL       = module.fanout_queue.url
+    FANOUT_SHARD_THRESHOLD = tostring(var.fanout_sharding.shard_threshold)
+    FANOUT_SHARD_SIZE      = tostring(var.fanout_sharding.shard_size)
+  }
+  # Browser origins allowed to open a socket (the authorizer with auth on, $connect always).
+  env_origins = { ALLOWED_ORIGINS = join(",", var.allowed_origins) }
+  # The authorizer's token checks (auth.tf): issuer, audience, keys, claims, lifetime.
+  env_authorizer = merge(
+    {
+      AUTH_MODE                  = var.auth_mode
+      AUTH_ISSUER                = local.auth_issuer
+      AUTH_AUDIENCE              = local.auth_audience
+      AUTH_NAME_CLAIM            = var.auth_name_claim
+      MAX_TOKEN_LIFETIME_SECONDS = tostring(var.max_token_lifetime_seconds)
+    },
+    local.env_origins,
+    local.auth_jwks_url == null ? {} : { AUTH_JWKS_URL = local.auth_jwks_url },
+    local.cognito ? { AUTH_TOKEN_USE = var.auth_token_use } : {},
+  )
 
   # --- policy statement builders (resources scoped to exact ARNs) ---
   # A key may be used only through its service in this region.
-  via = { for s in ["dynamodb", "sqs", "ssm"] : s => [{
+  via = { for s in ["dynamodb", "sqs"] : s => [{
     test     = "StringEquals"
     variable = "kms:ViaService"
     values   = ["${s}.${var.region}.amazonaws.com"]
@@ -43,19 +65,23 @@ locals {
   }
   # Producers of a KMS-encrypted queue: SendMessage on it, its key through SQS.
   queue_send = {
-    for name, q in { RedeliveryQueue = module.redelivery_queue, StreamFailureQueue = module.fanout_failures } : name => [
+    for name, q in { RedeliveryQueue = module.redelivery_queue, StreamFailureQueue = module.fanout_failures, FanoutQueue = module.fanout_queue } : name => [
       { sid = "SendTo${name}", actions = ["sqs:SendMessage"], resources = [q.arn], conditions = [] },
       { sid = "${name}KeyThroughSqs", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [q.kms_key_arn], conditions = local.via.sqs },
     ]
   }
+  # The item actions each function's code calls (tests/terraform/test_least_privilege.py derives
+  # the same lists from functions/chat). TransactWriteItems has no action of its own: each item of a
+  # transaction needs its Put/Update/Delete/ConditionCheck action.
   table_actions = {
-    connect      = ["PutItem"]
-    disconnect   = ["GetItem", "DeleteItem"]
-    send_message = ["GetItem", "PutItem", "Query", "DeleteItem"]
-    rooms        = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"]
-    fanout       = ["GetItem", "Query", "DeleteItem"]
-    redeliver    = ["GetItem", "DeleteItem"] # is the connection still there; prune it on 410 (as disconnect)
-    health       = ["GetItem"]
+    connect       = ["PutItem"]                                                 # connection + first membership (one transaction)
+    disconnect    = ["GetItem", "DeleteItem"]                                   # read the rooms, delete connection + memberships
+    send_message  = ["GetItem", "PutItem", "Query", "DeleteItem"]               # membership, message (+ idempotency record), room members, prune on 410
+    rooms         = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"] # join/leave (membership + the connection's room set), history
+    fanout        = ["GetItem", "Query", "DeleteItem"]                          # room members, prune on 410
+    fanout_worker = ["GetItem", "DeleteItem"]                                   # prune on 410 (as disconnect)
+    redeliver     = ["GetItem", "DeleteItem"]                                   # is the connection still there; prune it on 410 (as disconnect)
+    health        = ["GetItem"]
   }
   table_statements = {
     for fn, actions in local.table_actions : fn => [
@@ -74,24 +100,30 @@ locals {
   # delivery budget), and warm-up instances per warmer run. Reserved concurrency is null
   # (unreserved) unless var.functions reserves it: a brand-new account has a quota of 10.
   function_sizing = {
-    authorizer   = { memory_size = 128, timeout = 5, p99_ms = 100, warm_instances = 2 }
-    connect      = { memory_size = 256, timeout = 10, p99_ms = 200, warm_instances = 2 }
-    default      = { memory_size = 128, timeout = 5, p99_ms = 50, warm_instances = 0 }
-    disconnect   = { memory_size = 256, timeout = 10, p99_ms = 200, warm_instances = 0 }
-    fanout       = { memory_size = 512, timeout = 60, p99_ms = 5500, warm_instances = 0 }
-    health       = { memory_size = 128, timeout = 5, p99_ms = 100, warm_instances = 0 }
-    ping         = { memory_size = 128, timeout = 5, p99_ms = 50, warm_instances = 1 }
-    redeliver    = { memory_size = 256, timeout = 30, p99_ms = 5500, warm_instances = 0 }
-    rooms        = { memory_size = 256, timeout = 10, p99_ms = 300, warm_instances = 1 }
-    send_message = { memory_size = 512, timeout = 15, p99_ms = 5500, warm_instances = 2 }
-    warmer       = { memory_size = 256, timeout = 30, p99_ms = 1000, warm_instances = 0 }
+    authorizer = { memory_size = 128, timeout = 5, p99_ms = 100, warm_instances = 2 }
+    connect    = { memory_size = 256, timeout = 10, p99_ms = 200, warm_instances = 2 }
+    default    = { memory_size = 128, timeout = 5, p99_ms = 50, warm_instances = 0 }
+    disconnect = { memory_size = 256, timeout = 10, p99_ms = 200, warm_instances = 0 }
+    fanout     = { memory_size = 512, timeout = 60, p99_ms = 5500, warm_instances = 0 }
+    # Each record is one shard of up to FANOUT_SHARD_SIZE ids, delivered within the delivery budget.
+    fanout_worker = { memory_size = 512, timeout = 60, p99_ms = 5500, warm_instances = 0 }
+    health        = { memory_size = 128, timeout = 5, p99_ms = 100, warm_instances = 0 }
+    ping          = { memory_size = 128, timeout = 5, p99_ms = 50, warm_instances = 1 }
+    redeliver     = { memory_size = 256, timeout = 30, p99_ms = 5500, warm_instances = 0 }
+    rooms         = { memory_size = 256, timeout = 10, p99_ms = 300, warm_instances = 1 }
+    send_message  = { memory_size = 512, timeout = 15, p99_ms = 5500, warm_instances = 2 }
+    warmer        = { memory_size = 256, timeout = 30, p99_ms = 1000, warm_instances = 0 }
   }
 
   # What each function runs with and may do.
   function_access = {
     connect = {
-      description       = "$connect: records the connection (TTL) and joins its room"
-      environment       = merge(local.env_table, { CONNECTION_TTL_SECONDS = tostring(var.app_settings.connection_ttl_seconds) })
+      description = "$connect: records the connection (TTL) and joins its room"
+      environment = merge(local.env_table, local.env_origins, {
+        CONNECTION_TTL_SECONDS   = tostring(var.app_settings.connection_ttl_seconds)
+        MAX_CONNECTIONS_PER_USER = tostring(var.limits.max_connections_per_user)
+        AUTH_MODE                = var.auth_mode
+      })
       policy_statements = local.table_statements.connect
     }
     disconnect = {
@@ -110,34 +142,35 @@ locals {
       policy_statements = []
     }
     send_message = {
-      description       = "sendMessage: persist, ack, fan out to the room in this region"
-      environment       = merge(local.env_table, local.env_delivery, local.env_redelivery)
-      policy_statements = concat(local.table_statements.send_message, [local.manage_connections], local.queue_send.RedeliveryQueue)
+      description = "sendMessage: persist, ack, fan out to the room in this region (big rooms in shards)"
+      environment = merge(local.env_table, local.env_delivery, local.env_redelivery, local.env_sharding, {
+        SEND_RATE_PER_SECOND = tostring(var.limits.send_rate_per_second)
+        SEND_BURST           = tostring(var.limits.send_burst)
+      })
+      policy_statements = concat(
+        local.table_statements.send_message,
+        [local.manage_connections],
+        local.queue_send.RedeliveryQueue,
+        local.queue_send.FanoutQueue,
+      )
     }
     rooms = {
-      description       = "joinRoom / leaveRoom / history"
-      environment       = merge(local.env_table, { CONNECTION_TTL_SECONDS = tostring(var.app_settings.connection_ttl_seconds) })
+      description = "joinRoom / leaveRoom / history"
+      environment = merge(local.env_table, {
+        CONNECTION_TTL_SECONDS   = tostring(var.app_settings.connection_ttl_seconds)
+        MAX_ROOMS_PER_CONNECTION = tostring(var.limits.max_rooms_per_connection)
+      })
       policy_statements = local.table_statements.rooms
     }
     authorizer = {
-      description = "REQUEST authorizer on $connect (HS256 token in ?token=)"
-      environment = {
-        AUTH_SECRET_PARAMETER = aws_ssm_parameter.auth_secret.name
-        AUTH_ISSUER           = var.auth_issuer
-      }
-      policy_statements = [
-        {
-          sid        = "ReadTokenSecret"
-          actions    = ["ssm:GetParameter"]
-          resources  = [aws_ssm_parameter.auth_secret.arn]
-          conditions = []
-        },
-        { sid = "SecretKeyThroughSsm", actions = ["kms:Decrypt"], resources = [module.auth_kms.arn], conditions = local.via.ssm },
-      ]
+      description = "REQUEST authorizer on $connect: OpenID Connect JWT in ?token= (JWKS over HTTPS), Origin"
+      environment = local.env_authorizer
+      # No AWS API at all: the issuer's keys come over HTTPS from its JWKS URL.
+      policy_statements = []
     }
     fanout = {
-      description = "Stream consumer: delivers messages from other regions to this region's members"
-      environment = merge(local.env_table, local.env_delivery, local.env_redelivery)
+      description = "Stream consumer: delivers messages from other regions to this region's members (big rooms in shards)"
+      environment = merge(local.env_table, local.env_delivery, local.env_redelivery, local.env_sharding)
       policy_statements = concat(
         local.table_statements.fanout,
         [
@@ -159,12 +192,34 @@ locals {
         # The mapping's on-failure destination is sent with the function's role too.
         local.queue_send.StreamFailureQueue,
         local.queue_send.RedeliveryQueue,
+        local.queue_send.FanoutQueue,
+      )
+    }
+    fanout_worker = {
+      description = "Fan-out queue consumer: delivers one shard of a big room's recipients per record"
+      # No FANOUT_QUEUE_URL: it never enqueues; a shard it cannot settle is reported back to SQS.
+      environment = merge(local.env_table, local.env_delivery, local.env_redelivery)
+      policy_statements = concat(
+        local.table_statements.fanout_worker,
+        [
+          local.manage_connections,
+          {
+            # The event source mapping polls with the function's role: exactly the fan-out queue.
+            sid        = "ConsumeFanoutQueue"
+            actions    = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+            resources  = [module.fanout_queue.arn]
+            conditions = []
+          },
+          { sid = "FanoutQueueKeyThroughSqs", actions = ["kms:Decrypt"], resources = [module.fanout_queue.kms_key_arn], conditions = local.via.sqs },
+        ],
+        local.queue_send.RedeliveryQueue,
       )
     }
     redeliver = {
       description = "Redelivery queue consumer: one more attempt at deliveries that failed within their invocation's budget"
       # No REDELIVERY_QUEUE_URL: it never sends; a record that fails again is reported back to SQS.
-      environment = merge(local.env_table, local.env_delivery)
+      # REDELIVERY_MAX_RECEIVE_COUNT: the redrive policy's count (the last receive knows it is the last).
+      environment = merge(local.env_table, local.env_delivery, { REDELIVERY_MAX_RECEIVE_COUNT = tostring(var.redelivery.max_receive_count) })
       policy_statements = concat(
         local.table_statements.redeliver,
         [

@@ -55,6 +55,18 @@ locals {
     },
   )
   table_index_arns = [for g in try(local.table_schema.global_secondary_indexes, []) : "${local.table_arn}/index/${g.name}"]
+
+  authorizer_identity_sources = ["route.request.querystring.token", "route.request.header.Origin"]
+
+  # AWS's public Powertools for AWS Lambda (Python) v3 layer for the manifest's runtime and
+  # architecture (python3.13 + arm64 -> AWSLambdaPowertoolsPythonV3-python313-arm64), published by
+  # AWS account 017000801446 in every commercial region; var.powertools_layer_arn overrides it.
+  powertools_layer_arn = coalesce(var.powertools_layer_arn, join(":", [
+    "arn", local.partition, "lambda", var.region, "017000801446", "layer",
+    "AWSLambdaPowertoolsPythonV3-${replace(local.manifest.runtime, ".", "")}-${local.manifest.architecture}",
+    tostring(var.powertools_layer_version),
+  ]))
+  metrics_namespace = "DynamoWave"
 }
 
 # Refuse plans that break the contracts, before anything is created.
@@ -75,16 +87,16 @@ resource "terraform_data" "guard" {
       error_message = "Table ${local.name_prefix} has no replica in ${var.region} yet: apply the primary region first: make apply ENV=${var.environment} REGION=${var.primary_region}"
     }
     precondition {
-      condition     = local.is_primary || local.primary_secret_version == tostring(var.auth_secret_version)
-      error_message = "The primary region ${var.primary_region} holds auth secret version ${coalesce(local.primary_secret_version, "none")}, this plan asks for ${var.auth_secret_version}: apply the primary region first: make apply ENV=${var.environment} REGION=${var.primary_region}"
+      condition     = local.is_primary || !local.cognito || local.cognito_configured
+      error_message = "auth_mode = cognito: the primary region ${var.primary_region} holds no user pool ${local.cognito_name} with a client ${local.cognito_name}-web yet (or several pools of that name): apply the primary region first: make apply ENV=${var.environment} REGION=${var.primary_region}"
     }
     precondition {
       condition     = local.is_primary == (var.region == var.primary_region)
       error_message = "failover_role PRIMARY must be used in primary_region and SECONDARY in secondary_region."
     }
     precondition {
-      condition     = var.environment != "prod" || (var.auth_enabled && var.deletion_protection)
-      error_message = "prod requires auth_enabled = true and deletion_protection = true."
+      condition     = var.environment != "prod" || (var.auth_mode != "none" && var.deletion_protection)
+      error_message = "prod requires auth_mode = oidc or cognito and deletion_protection = true."
     }
     precondition {
       condition     = length(setsymmetricdifference(keys(local.manifest.functions), keys(local.function_specs))) == 0
@@ -119,7 +131,8 @@ module "table" {
 # global_table.tf.
 
 # The delivery DLQ, the redelivery queue and the redeliver function's event source mapping:
-# redelivery.tf.
+# redelivery.tf. The sharded fan-out queue, its DLQ and fanout_worker's mapping: fanout.tf.
+# Identity (authorizer settings, the Cognito user pool): auth.tf. The dashboard: dashboard.tf.
 
 module "logs_kms" {
   source = "./modules/kms_key"
@@ -157,6 +170,13 @@ module "functions" {
     tracing_mode          = var.tracing_mode
     log_retention_in_days = var.log_retention_in_days
     log_kms_key_arn       = module.logs_kms.arn
+    layers                = [local.powertools_layer_arn]
+    # Powertools reads these itself: metrics land in namespace DynamoWave with dimension
+    # service = <project>-<environment> (the dashboard's dimension).
+    environment = {
+      POWERTOOLS_SERVICE_NAME      = local.name_prefix
+      POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
+    }
   }
 }
 
@@ -182,10 +202,12 @@ module "websocket_api" {
       operation_name = r.operation
     }
   }
-  authorizer = var.auth_enabled ? {
+  # The authorizer runs only when both identity sources are present (else API Gateway answers 401
+  # itself): the token, and the Origin it checks against allowed_origins.
+  authorizer = local.auth_on ? {
     function_name    = module.functions["authorizer"].function_name
     invoke_arn       = module.functions["authorizer"].invoke_arn
-    identity_sources = ["route.request.querystring.token"]
+    identity_sources = local.authorizer_identity_sources
   } : null
   throttling = {
     default = var.default_throttling
@@ -218,10 +240,14 @@ module "alarms" {
     table_name            = local.table_name
     dlq_name              = module.dlq.name
     redelivery_queue_name = module.redelivery_queue.name
+    fanout_queue_name     = module.fanout_queue.name
+    fanout_dlq_name       = module.fanout_dlq.name
   }
   thresholds = {
     dlq_age        = var.queue_age_alarms.dlq
     redelivery_age = local.redelivery_age_alarm_seconds
+    fanout_age     = local.fanout_age_alarm_seconds
+    fanout_dlq_age = var.queue_age_alarms.fanout_dlq
   }
   alarm_emails = var.alarm_emails
 }

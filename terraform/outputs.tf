@@ -93,14 +93,36 @@ output "alarm_topic_arn" {
   value       = module.alarms.topic_arn
 }
 
-output "auth_enabled" {
-  description = "Whether $connect requires a token."
-  value       = var.auth_enabled
+# --- identity: what a browser client needs to sign in and connect ---
+
+output "auth_mode" {
+  description = "Identity on $connect: none, oidc or cognito."
+  value       = var.auth_mode
 }
 
-output "auth_secret_parameter" {
-  description = "Name of the SSM SecureString holding the token secret (the value is never in state)."
-  value       = aws_ssm_parameter.auth_secret.name
+output "auth_issuer" {
+  description = "Issuer whose tokens $connect accepts (the Cognito user pool's https://cognito-idp.<primary region>.amazonaws.com/<pool id>, or oidc_issuer_url); null with auth_mode none."
+  value       = local.auth_on ? local.auth_issuer : null
+}
+
+output "auth_client_id" {
+  description = "OAuth client id a browser signs in with (the Cognito app client: public, no secret, authorization code + PKCE), which is also the audience the authorizer checks; null with auth_mode none."
+  value       = local.auth_on ? local.auth_audience : null
+}
+
+output "cognito_hosted_ui_url" {
+  description = "auth_mode = cognito: the hosted UI, https://<prefix>.auth.<primary region>.amazoncognito.com (/oauth2/authorize, /oauth2/token, /logout); the same in both regions' outputs; null otherwise."
+  value       = local.cognito_hosted_ui
+}
+
+output "cognito_user_pool_id" {
+  description = "auth_mode = cognito: the user pool id (in the primary region); null otherwise or while the secondary cannot see it."
+  value       = local.cognito ? (local.is_primary ? one(module.cognito[*].user_pool_id) : local.primary_pool_id) : null
+}
+
+output "allowed_origins" {
+  description = "Browser origins allowed to open a socket (empty: any)."
+  value       = var.allowed_origins
 }
 
 # --- two regions, health and DNS failover (`dynamowave drill` reads these) ---
@@ -140,6 +162,21 @@ output "failover_websocket_url" {
   value       = local.dns_failover ? "wss://${var.custom_domain.name}/${local.stage_name}" : null
 }
 
+output "fanout_queue_url" {
+  description = "URL of the SQS fan-out queue: shards of big rooms' recipients (FANOUT_QUEUE_URL of send_message and fanout), consumed by fanout_worker."
+  value       = module.fanout_queue.url
+}
+
+output "fanout_dlq_url" {
+  description = "URL of the fan-out DLQ: shards that failed fanout_sharding.max_receive_count receives (alarmed)."
+  value       = module.fanout_dlq.url
+}
+
+output "powertools_layer_arn" {
+  description = "The Powertools for AWS Lambda (Python) layer version every function uses."
+  value       = local.powertools_layer_arn
+}
+
 output "fanout_failure_queue_url" {
   description = "SQS queue receiving the metadata of stream batches the fan-out gave up on (ESM on-failure destination)."
   value       = module.fanout_failures.url
@@ -152,4 +189,14 @@ output "failover" {
     ? "DNS failover off (custom_domain is null): no health checks, no failover records; clients use each region's own URL, this region's is ${module.websocket_api.stage_invoke_url}"
     : "Single region: clients use ${module.websocket_api.websocket_url}"
   )
+}
+
+output "dashboard_name" {
+  description = "Name of this region's CloudWatch dashboard (application metrics, API, functions, table, queues)."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
+output "dashboard_url" {
+  description = "Console URL of this region's CloudWatch dashboard."
+  value       = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
 }

@@ -56,8 +56,6 @@ variable "allowed_account_ids" {
   default     = null
 }
 
-
-
 variable "failover_role" {
   description = "PRIMARY or SECONDARY; null derives it from region == primary_region."
   type        = string
@@ -86,7 +84,6 @@ variable "stage_name" {
   }
 }
 
-
 variable "log_level" {
   description = "Log level of every function."
   type        = string
@@ -98,7 +95,6 @@ variable "log_level" {
   }
 }
 
-
 variable "tracing_mode" {
   description = "X-Ray tracing mode of the functions."
   type        = string
@@ -109,7 +105,6 @@ variable "tracing_mode" {
     error_message = "tracing_mode must be Active or PassThrough."
   }
 }
-
 
 variable "log_retention_in_days" {
   description = "Retention of every log group (functions, API access and execution logs)."
@@ -146,7 +141,6 @@ variable "table_autoscaling" {
   default = {}
 }
 
-
 variable "functions" {
   description = "Per-function overrides of memory (MB), timeout (s), reserved concurrency (null = unreserved, the default), p99_ms (expected p99 duration: sizes the reservation, see terraform/README.md) and warm_instances (concurrent warm-up invocations per warmer run, 0-50; 0 = not warmed), keyed by manifest function name (dist/manifest.json)."
   type = map(object({
@@ -174,29 +168,200 @@ variable "functions" {
   }
 }
 
-
-
-
-variable "auth_enabled" {
-  description = "Attach the REQUEST authorizer to $connect (required in prod)."
-  type        = bool
-  default     = true
-}
-
-variable "auth_issuer" {
-  description = "Expected `iss` claim of tokens (AUTH_ISSUER)."
+variable "auth_mode" {
+  description = "Identity on $connect: none (no authorizer; dev only), oidc (tokens of an external OpenID Connect issuer: oidc_issuer_url, oidc_audience) or cognito (Terraform creates a Cognito user pool, app client and hosted-UI domain in the primary region; both regions accept its tokens). prod refuses none."
   type        = string
-  default     = "dynamowave"
-}
-
-variable "auth_secret_version" {
-  description = "Bump to write a new random HS256 secret to the SSM parameter (write-only; tokens signed with the old one stop working)."
-  type        = number
-  default     = 1
+  default     = "cognito"
 
   validation {
-    condition     = var.auth_secret_version >= 1 && floor(var.auth_secret_version) == var.auth_secret_version
-    error_message = "auth_secret_version must be a whole number >= 1."
+    condition     = contains(["none", "oidc", "cognito"], var.auth_mode)
+    error_message = "auth_mode must be none, oidc or cognito."
+  }
+
+  validation {
+    condition     = var.environment != "prod" || var.auth_mode != "none"
+    error_message = "prod requires auth_mode = oidc or cognito (none leaves $connect open)."
+  }
+}
+
+variable "oidc_issuer_url" {
+  description = "auth_mode = oidc: the issuer (`iss` claim) of accepted tokens, an https:// URL whose /.well-known/openid-configuration names the JWKS (AUTH_ISSUER). Ignored otherwise."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.auth_mode != "oidc" || can(regex("^https://[^\\s/]+(/\\S*)?$", coalesce(var.oidc_issuer_url, "-")))
+    error_message = "auth_mode = oidc needs oidc_issuer_url, an https:// issuer URL."
+  }
+}
+
+variable "oidc_audience" {
+  description = "auth_mode = oidc: the audience (`aud` claim, usually the client id) accepted tokens carry (AUTH_AUDIENCE). Ignored otherwise."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.auth_mode != "oidc" || try(length(trimspace(var.oidc_audience)) > 0, false)
+    error_message = "auth_mode = oidc needs a non-empty oidc_audience."
+  }
+}
+
+variable "oidc_jwks_url" {
+  description = "auth_mode = oidc: the JWKS URL (AUTH_JWKS_URL); null = the one the issuer's discovery document names."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.oidc_jwks_url == null || can(regex("^https://\\S+$", coalesce(var.oidc_jwks_url, "-")))
+    error_message = "oidc_jwks_url must be null or an https:// URL."
+  }
+}
+
+variable "auth_name_claim" {
+  description = "Token claim the display name comes from (AUTH_NAME_CLAIM), e.g. name, email, preferred_username or cognito:username."
+  type        = string
+  default     = "name"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_:.-]{1,64}$", var.auth_name_claim))
+    error_message = "auth_name_claim must be 1-64 characters of [A-Za-z0-9_:.-]."
+  }
+}
+
+variable "auth_token_use" {
+  description = "auth_mode = cognito: which Cognito token clients pass in ?token= (AUTH_TOKEN_USE): id (carries the name claim and aud = client id) or access (client_id claim, no profile claims). Ignored otherwise."
+  type        = string
+  default     = "id"
+
+  validation {
+    condition     = contains(["id", "access"], var.auth_token_use)
+    error_message = "auth_token_use must be id or access."
+  }
+}
+
+variable "max_token_lifetime_seconds" {
+  description = "Tokens whose exp - iat exceeds this are refused (MAX_TOKEN_LIFETIME_SECONDS, 60-604800). Cognito ID and access tokens live at most cognito.token_validity_minutes."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.max_token_lifetime_seconds >= 60 && var.max_token_lifetime_seconds <= 604800 && floor(var.max_token_lifetime_seconds) == var.max_token_lifetime_seconds
+    error_message = "max_token_lifetime_seconds must be a whole number between 60 and 604800 (7 days)."
+  }
+}
+
+variable "allowed_origins" {
+  description = "Browser origins allowed to open a socket (ALLOWED_ORIGINS of the authorizer and $connect), e.g. https://chat.example.com; [] = no Origin restriction. With auth on, Origin is an identity source of the authorizer: a client that sends no Origin header is refused with 401 before the authorizer runs."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.allowed_origins : can(regex("^(https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?|http://(localhost|127\\.0\\.0\\.1)(:[0-9]{1,5})?)$", o))])
+    error_message = "allowed_origins must be origins without a path: https://host[:port], or http://localhost[:port] / http://127.0.0.1[:port] for local development."
+  }
+}
+
+variable "cognito" {
+  description = "auth_mode = cognito: the app client's callback_urls and logout_urls (https://, or http://localhost for development; at least one callback), the hosted-UI domain prefix (null: <project>-<environment>-<account id>, unique per region), ID/access token validity in minutes (5-1440), refresh token validity in days (1-3650) and whether users may sign themselves up."
+  type = object({
+    callback_urls          = optional(list(string), [])
+    logout_urls            = optional(list(string), [])
+    domain_prefix          = optional(string)
+    token_validity_minutes = optional(number, 60)
+    refresh_token_days     = optional(number, 30)
+    self_sign_up           = optional(bool, true)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for u in concat(var.cognito.callback_urls, var.cognito.logout_urls) : can(regex("^(https://[^\\s#]+|http://localhost(:[0-9]{1,5})?(/[^\\s#]*)?)$", u))])
+    error_message = "cognito.callback_urls and logout_urls must be https:// URLs (or http://localhost[:port]/... for development), without fragments."
+  }
+
+  validation {
+    condition     = var.auth_mode != "cognito" || length(var.cognito.callback_urls) > 0
+    error_message = "auth_mode = cognito needs at least one cognito.callback_urls entry (where the hosted UI returns the authorization code)."
+  }
+
+  validation {
+    condition     = var.cognito.domain_prefix == null || can(regex(local.domain_label_pattern, coalesce(var.cognito.domain_prefix, "x"))) && !can(regex("aws|amazon|cognito", coalesce(var.cognito.domain_prefix, "x")))
+    error_message = "cognito.domain_prefix must be 1-63 lowercase letters, digits or '-' (not at either end) and must not contain aws, amazon or cognito."
+  }
+
+  validation {
+    condition     = var.cognito.token_validity_minutes >= 5 && var.cognito.token_validity_minutes <= 1440 && var.cognito.refresh_token_days >= 1 && var.cognito.refresh_token_days <= 3650
+    error_message = "cognito.token_validity_minutes must be 5-1440 and cognito.refresh_token_days 1-3650."
+  }
+}
+
+variable "limits" {
+  description = "Abuse limits the handlers enforce: send_rate_per_second / send_burst (token bucket per connection on sendMessage; SEND_RATE_PER_SECOND, SEND_BURST), max_rooms_per_connection (MAX_ROOMS_PER_CONNECTION) and max_connections_per_user (MAX_CONNECTIONS_PER_USER, per authenticated user). Ranges: local.ranges.limits."
+  type = object({
+    send_rate_per_second     = optional(number, 10)
+    send_burst               = optional(number, 20)
+    max_rooms_per_connection = optional(number, 20)
+    max_connections_per_user = optional(number, 10)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, r in local.ranges.limits : var.limits[k] >= r[0] && var.limits[k] <= r[1] && floor(var.limits[k]) == var.limits[k]])
+    error_message = "limits out of range (whole numbers): ${join(", ", [for k, r in local.ranges.limits : "${k} ${r[0]}-${r[1]}"])}."
+  }
+
+  validation {
+    condition     = var.limits.send_burst >= var.limits.send_rate_per_second
+    error_message = "limits.send_burst must be at least limits.send_rate_per_second (else the bucket never fills to one second of sends)."
+  }
+}
+
+variable "fanout_sharding" {
+  description = "Sharded fan-out: a room with more than shard_threshold members in a region is delivered through the fan-out queue in messages of up to shard_size connection ids (FANOUT_SHARD_THRESHOLD, FANOUT_SHARD_SIZE), consumed by fanout_worker; max_receive_count receives before a shard moves to the fan-out DLQ; the worker's SQS event source mapping: batch size (above 10 needs a batching window of at least 1 s), batching window (s) and maximum concurrent invocations (a reservation of fanout_worker must hold it, capacity.tf). The visibility timeout is 6 x the worker's timeout. Ranges: local.ranges."
+  type = object({
+    shard_threshold         = optional(number, 1000)
+    shard_size              = optional(number, 250)
+    max_receive_count       = optional(number, 3)
+    batch_size              = optional(number, 1)
+    batching_window_seconds = optional(number, 0)
+    maximum_concurrency     = optional(number, 20)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, r in local.ranges.fanout_sharding : var.fanout_sharding[k] >= r[0] && var.fanout_sharding[k] <= r[1] && floor(var.fanout_sharding[k]) == var.fanout_sharding[k]])
+    error_message = "fanout_sharding out of range (whole numbers): ${join(", ", [for k, r in local.ranges.fanout_sharding : "${k} ${r[0]}-${r[1]}"])}."
+  }
+
+  validation {
+    condition     = var.fanout_sharding.batch_size <= 10 || var.fanout_sharding.batching_window_seconds >= 1
+    error_message = "fanout_sharding.batch_size above 10 needs fanout_sharding.batching_window_seconds of at least 1 (an SQS event source mapping rule)."
+  }
+
+  validation {
+    condition     = var.fanout_sharding.shard_size < var.fanout_sharding.shard_threshold
+    error_message = "fanout_sharding.shard_size must be below shard_threshold (a sharded room yields at least two shards)."
+  }
+}
+
+variable "powertools_layer_version" {
+  description = "Version of AWS's public Powertools for AWS Lambda (Python) v3 layer on every function: arn:<partition>:lambda:<region>:017000801446:layer:AWSLambdaPowertoolsPythonV3-<python3NN>-<arch>:<version> (the runtime and architecture come from dist/manifest.json)."
+  type        = number
+  default     = 27
+
+  validation {
+    condition     = var.powertools_layer_version >= 1 && floor(var.powertools_layer_version) == var.powertools_layer_version
+    error_message = "powertools_layer_version must be a whole number >= 1."
+  }
+}
+
+variable "powertools_layer_arn" {
+  description = "Full layer version ARN overriding the one built from powertools_layer_version (e.g. a copy in your own account, or a region AWS publishes under another account); null = AWS's public layer."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.powertools_layer_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]+:[0-9]+$", coalesce(var.powertools_layer_arn, "-")))
+    error_message = "powertools_layer_arn must be null or a layer version ARN, arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION."
   }
 }
 
@@ -211,7 +376,6 @@ variable "default_throttling" {
     rate_limit  = 1000
   }
 }
-
 
 variable "min_unreserved_concurrency" {
   description = "Lambda concurrency that must stay unreserved in the account and region after this stack's reservations (the plan reads the quota from Service Quotas and refuses otherwise)."
@@ -245,17 +409,6 @@ variable "execution_logging_level" {
     error_message = "execution_logging_level must be OFF, ERROR or INFO."
   }
 }
-
-
-
-
-
-
-
-
-
-
-
 
 variable "warmer" {
   description = "The warmer's EventBridge schedule (rate(N unit) or cron(...)) and whether it is enabled. Which functions it keeps warm, and how many instances of each, is the per-function warm_instances (functions.tf, var.functions)."
@@ -316,7 +469,6 @@ variable "health_check" {
   }
 }
 
-
 variable "app_settings" {
   description = "What the handlers read from their environment: APP_VERSION (reported by /health and ping), CONNECTION_TTL_SECONDS (connection and membership TTL: the 2 h maximum connection + slack), FANOUT_CONCURRENCY (parallel @connections posts per delivery) and DELIVERY_BUDGET_MS (retry time budget per delivery, below the 29 s integration timeout). Ranges: local.ranges."
   type = object({
@@ -373,10 +525,12 @@ variable "redelivery" {
 }
 
 variable "queue_age_alarms" {
-  description = "Alarm when the oldest message of a delivery queue is older than this many seconds: dlq (a failed delivery nobody replayed; the DLQ's depth alarm already fires on the first one) and redelivery (null: delay + max_receive_count x visibility timeout, the longest a record is meant to stay before it is delivered or moved to the DLQ; older means the redeliver function is not consuming). Ranges: local.ranges."
+  description = "Alarm when the oldest message of a delivery queue is older than this many seconds: dlq (a failed delivery nobody replayed; the DLQ's depth alarm already fires on the first one) and redelivery (null: delay + max_receive_count x visibility timeout, the longest a record is meant to stay before it is delivered or moved to the DLQ; older means the redeliver function is not consuming), fanout (null: max_receive_count x visibility timeout of the fan-out queue; older means fanout_worker is not consuming) and fanout_dlq (a shard nobody looked at). Ranges: local.ranges."
   type = object({
     dlq        = optional(number, 3600)
     redelivery = optional(number)
+    fanout     = optional(number)
+    fanout_dlq = optional(number, 3600)
   })
   default = {}
 

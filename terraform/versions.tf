@@ -1,7 +1,7 @@
 terraform {
   # ~> 6.66: the provider version tfcheck validates against; the lock file (make lock) pins the build.
-  # 1.11+: the authorizer secret is written through a write-only argument (value_wo) from an
-  # ephemeral resource, so it never lands in the plan or the state.
+  # 1.11+: the floor this stack is tested with (variable validations refer to other variables and
+  # locals, which needs 1.9; the aws provider's per-resource region argument needs 6.x).
   required_version = ">= 1.11"
 
   required_providers {

@@ -16,8 +16,12 @@ health_check = {
   failure_threshold = 3
 }
 
-# Dev is open by default for quick manual testing; prod always requires a token.
-auth_enabled        = false
+# Dev is open by default for quick manual testing (auth_mode none; $connect still checks Origin
+# when allowed_origins is set); prod always requires a token. To try Cognito in dev:
+#   auth_mode = "cognito"
+#   cognito   = { callback_urls = ["http://localhost:8000/"], logout_urls = ["http://localhost:8000/"] }
+auth_mode           = "none"
+allowed_origins     = [] # any Origin; e.g. ["https://chat-dev.example.com", "http://localhost:8000"]
 deletion_protection = false
 
 log_level                   = "DEBUG"

@@ -16,8 +16,41 @@ health_check = {
   # alarm           = "integration-errors" # also fail over on API integration errors
 }
 
-auth_enabled        = true
 deletion_protection = true
+
+# Identity: Cognito user pool + hosted UI, created by the primary region's apply; the secondary
+# accepts the same tokens (sign-in itself needs the primary region's Cognito). Replace the
+# example URLs with your web client's (https only in prod).
+auth_mode      = "cognito"
+auth_token_use = "id" # the ID token carries `name` (AUTH_NAME_CLAIM) and aud = client id
+cognito = {
+  callback_urls          = ["https://chat.example.com/"]
+  logout_urls            = ["https://chat.example.com/"]
+  token_validity_minutes = 60
+  refresh_token_days     = 30
+}
+allowed_origins            = ["https://chat.example.com"]
+max_token_lifetime_seconds = 3600 # = the Cognito token validity above
+# auth_mode       = "oidc" # any OpenID Connect issuer instead of Cognito:
+# oidc_issuer_url = "https://login.example.com/realms/chat"
+# oidc_audience   = "dynamowave"
+
+# Abuse limits (per connection / per user).
+limits = {
+  send_rate_per_second     = 5
+  send_burst               = 10
+  max_rooms_per_connection = 20
+  max_connections_per_user = 5
+}
+
+# Sharded fan-out: rooms above 1,000 members here go out in shards of 250 through fanout_worker.
+fanout_sharding = {
+  shard_threshold     = 1000
+  shard_size          = 250
+  max_receive_count   = 3
+  batch_size          = 1
+  maximum_concurrency = 20
+}
 
 log_level                   = "INFO"
 log_retention_in_days       = 365
@@ -44,24 +77,26 @@ table_autoscaling = {
 #   joinRoom, leaveRoom, history 20 / 20 each -> rooms 3 x (20 + 20 x 0.3 s) = 78
 #   fanout: no route; 10 caps the stream consumer (shards x parallelization_factor), p99 = budget + 0.5 s
 #   redeliver: no route; reserves its SQS mapping's maximum_concurrency (redelivery, default 5), p99 = budget + 0.5 s
+#   fanout_worker: no route; reserves its SQS mapping's maximum_concurrency (fanout_sharding, 20), p99 = budget + 0.5 s
 #   warmer 1 (one run at a time); health unreserved (Route 53 sends ~2 rps)
-# Sum 508: the plan checks that the account's quota (Service Quotas L-B99A9384, 1,000 by default,
+# Sum 528: the plan checks that the account's quota (Service Quotas L-B99A9384, 1,000 by default,
 # 10 in a brand-new account) leaves at least min_unreserved_concurrency (100) unreserved.
 app_settings = {
   delivery_budget_ms = 2000
 }
 
 functions = {
-  authorizer   = { reserved_concurrency = 55, warm_instances = 3 }
-  connect      = { reserved_concurrency = 60, warm_instances = 3 }
-  default      = { reserved_concurrency = 11 }
-  disconnect   = { reserved_concurrency = 60 }
-  fanout       = { reserved_concurrency = 10, p99_ms = 2500 }
-  ping         = { reserved_concurrency = 53 }
-  redeliver    = { reserved_concurrency = 5, p99_ms = 2500 }
-  rooms        = { reserved_concurrency = 78, warm_instances = 2 }
-  send_message = { reserved_concurrency = 175, p99_ms = 2500, warm_instances = 3 }
-  warmer       = { reserved_concurrency = 1 }
+  authorizer    = { reserved_concurrency = 55, warm_instances = 3 }
+  connect       = { reserved_concurrency = 60, warm_instances = 3 }
+  default       = { reserved_concurrency = 11 }
+  disconnect    = { reserved_concurrency = 60 }
+  fanout        = { reserved_concurrency = 10, p99_ms = 2500 }
+  fanout_worker = { reserved_concurrency = 20, p99_ms = 2500 }
+  ping          = { reserved_concurrency = 53 }
+  redeliver     = { reserved_concurrency = 5, p99_ms = 2500 }
+  rooms         = { reserved_concurrency = 78, warm_instances = 2 }
+  send_message  = { reserved_concurrency = 175, p99_ms = 2500, warm_instances = 3 }
+  warmer        = { reserved_concurrency = 1 }
 }
 
 # Stage default (routes without their own limits) and per-route limits; all non-zero.

@@ -59,14 +59,17 @@ def concurrency_need(root, env: str) -> dict[str, int]:
     """Peak concurrency the stage throttles admit per function: sum over its routes of burst + rate x p99;
     for the redelivery queue's consumer, its event source mapping's maximum concurrency."""
     s = settings(root, env)
-    mapping = {"redeliver": s["redelivery"]["maximum_concurrency"]}
+    mapping = {
+        "redeliver": s["redelivery"]["maximum_concurrency"],
+        "fanout_worker": s["fanout_sharding"]["maximum_concurrency"],
+    }
     routes = hcl.manifest_routes()
     limits = {k: s["route_throttling"].get(k, s["default_throttling"]) for k in routes}
     functions = effective_functions(root, env)
     need = {}
     for fn, f in functions.items():
         keys = [k for k, r in routes.items() if r["function"] == fn]
-        if fn == "authorizer" and s["auth_enabled"]:
+        if fn == "authorizer" and s["auth_mode"] != "none":
             keys.append("$connect")
         total = sum(limits[k]["burst_limit"] + limits[k]["rate_limit"] * f["p99_ms"] / 1000 for k in keys)
         need[fn] = max(math.ceil(total), mapping.get(fn, 0))
@@ -219,21 +222,28 @@ def test_bootstrap_is_a_root_module_of_its_own(bootstrap):
 # ---------------------------------------------------------------- the secondary survives a primary that is gone
 
 
-def test_the_secondary_refuses_a_secret_version_the_primary_does_not_hold(root):
-    lookup = root.data[("aws_ssm_parameters_by_path", "primary_auth_version")]
-    assert refs(attr(lookup, "region")) == {"var.primary_region"}
-    assert attr(lookup, "with_decryption") is False  # the marker is not secret
-    marker = root.resource("aws_ssm_parameter", "auth_secret_version")
-    assert attr(marker, "type") == "String"
-    assert refs(attr(marker, "value")) == {"aws_ssm_parameter.auth_secret.value_wo_version"}  # written after the secret
+def test_the_secondary_looks_up_the_primarys_user_pool_and_never_fails_without_it(root):
+    """auth_mode = cognito: one user pool, in the primary region. The secondary finds it by name in
+    the primary region (a list lookup that is empty, not an error, when the pool is gone), reads its
+    clients only when exactly one pool matched, and its plan refuses to go on without them."""
+    pools = root.data[("aws_cognito_user_pools", "primary")]
+    assert refs(attr(pools, "region")) == {"var.primary_region"}
+    assert refs(attr(pools, "name")) == {"local.cognito_name"}
+    assert {"local.cognito", "local.is_primary"} <= refs(attr(pools, "count"))
+    clients = root.data[("aws_cognito_user_pool_clients", "primary")]
+    assert refs(attr(clients, "region")) == {"var.primary_region"}
+    assert refs(attr(clients, "count")) == {"local.primary_pool_id"}
+    assert "length(local.primary_pool_ids) == 1" in root.locals["primary_pool_id"]
+    # the web client by its name, and the issuer of the primary's region
+    assert '"${local.cognito_name}-web"' in root.locals["primary_client_id"]
+    assert "https://cognito-idp.${var.primary_region}.amazonaws.com/${local.primary_pool_id}" in root.locals["cognito_issuer"]
+    assert "module.cognito[*].issuer" in refs(root.locals["cognito_issuer"])  # the primary: its own pool
     guard = root.resource("terraform_data", "guard")
-    (check,) = [c for c in conditions(guard) if "local.primary_secret_version" in refs(c["condition"])]
-    assert {"local.is_primary", "var.auth_secret_version"} <= refs(check["condition"])
+    (check,) = [c for c in conditions(guard) if "local.cognito_configured" in refs(c["condition"])]
+    assert {"local.is_primary", "local.cognito"} <= refs(check["condition"])
     assert "apply the primary region first" in check["error_message"]
-    # the primary's secret is only read when it holds the version asked for (no ParameterNotFound)
-    text = (TF / "auth.tf").read_text()
-    count = re.search(r'ephemeral "aws_ssm_parameter" "primary_auth" \{\s*count\s*=\s*([^\n]+)', text).group(1)
-    assert "local.primary_secret_version" in count and "var.auth_secret_version" in count
+    # only the primary creates the pool
+    assert refs(attr(root.modules["cognito"], "count")) == {"local.cognito", "local.is_primary"}
 
 
 def test_replica_read_capacity_scales_in_its_own_region(root):

@@ -188,7 +188,9 @@ def test_redeliver_is_a_function_module_instance_sized_like_the_others(root):
     # driven by its mapping, off the latency-critical path: never warmed
     assert re.search(r"setsubtract\(.*'redeliver'", root.locals["warmable_functions"])
     access = root.locals["function_access"]["redeliver"]
-    assert refs(access["environment"]) == {"local.env_table", "local.env_delivery"}  # never sends: no queue URL
+    # never sends: no queue URL; it knows the redrive policy's receive count (the last attempt is the last)
+    assert refs(access["environment"]) == {"local.env_table", "local.env_delivery", "var.redelivery.max_receive_count"}
+    assert "REDELIVERY_MAX_RECEIVE_COUNT" in str(access["environment"])
 
 
 def test_redeliver_role_grants_exactly_what_it_does(root):
@@ -217,7 +219,7 @@ def test_redeliver_role_grants_exactly_what_it_does(root):
     mc = root.locals["manage_connections"]
     assert mc["resources"][0].endswith("/POST/@connections/*")
     assert (
-        '["dynamodb", "sqs", "ssm"]' in root.locals["via"].replace("'", '"') and "kms:ViaService" in root.locals["via"]
+        '["dynamodb", "sqs"]' in root.locals["via"].replace("'", '"') and "kms:ViaService" in root.locals["via"]
     )
 
 
@@ -251,7 +253,7 @@ def test_no_function_may_write_to_or_is_told_about_the_dlq(root):
 
 
 def test_a_redeliver_reservation_holds_the_mappings_concurrency(root):
-    assert refs(root.locals["mapping_concurrency"]) == {"var.redelivery.maximum_concurrency"}
+    assert refs(root.locals["mapping_concurrency"]["redeliver"]) == {"var.redelivery.maximum_concurrency"}
     assert "local.mapping_concurrency" in refs(root.locals["concurrency_need"])
     prod = settings(root, "prod")
     reserved = prod["functions"]["redeliver"]["reserved_concurrency"]
@@ -271,6 +273,10 @@ def test_the_dlq_alarms_on_depth_and_age_and_the_redelivery_queue_on_age(root, m
         ("var.watch.dlq_name", "ApproximateNumberOfMessagesVisible"),
         ("var.watch.dlq_name", "ApproximateAgeOfOldestMessage"),
         ("var.watch.redelivery_queue_name", "ApproximateAgeOfOldestMessage"),
+        # the sharded fan-out's queues: test_fanout_queue.py
+        ("var.watch.fanout_dlq_name", "ApproximateNumberOfMessagesVisible"),
+        ("var.watch.fanout_dlq_name", "ApproximateAgeOfOldestMessage"),
+        ("var.watch.fanout_queue_name", "ApproximateAgeOfOldestMessage"),
     }
     assert refs(queue_alarms["dlq-depth"]["threshold"]) == {"local.thresholds.dlq_depth"}
     assert refs(queue_alarms["dlq-age"]["threshold"]) == {"local.thresholds.dlq_age"}
@@ -298,7 +304,8 @@ def test_the_dlq_alarms_on_depth_and_age_and_the_redelivery_queue_on_age(root, m
         "local.redelivery_lifetime_seconds",
     }
     var = root.variables["queue_age_alarms"]
-    assert optional_defaults(attr(var, "type")) == {"dlq": 3600}  # redelivery: null = the record lifetime
+    # redelivery and fanout: null = the record lifetime
+    assert optional_defaults(attr(var, "type")) == {"dlq": 3600, "fanout_dlq": 3600}
     assert "local.ranges.queue_age_alarms" in refs(validations(var))
 
 

@@ -45,6 +45,7 @@ TABLE_ACTIONS = {
     "send_message": {"GetItem", "PutItem", "Query", "DeleteItem"},
     "rooms": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"},
     "fanout": {"GetItem", "Query", "DeleteItem"},
+    "fanout_worker": {"GetItem", "DeleteItem"},
     "redeliver": {"GetItem", "DeleteItem"},
     "health": {"GetItem"},
 }
@@ -102,7 +103,7 @@ def _aws_requirement(mod) -> tuple[str, str]:
 def test_versions_pin_aws_6_and_terraform(root, modules):
     source, version, tf_version = _aws_requirement(root)
     assert source == "hashicorp/aws" and version == "~> 6.66", "root modules pin the provider they were checked against"
-    assert tf_version == ">= 1.11", "write-only arguments and ephemeral resources need Terraform 1.11"
+    assert tf_version == ">= 1.11", "the tested floor"
     for name, mod in modules.items():
         source, version, tf_version = _aws_requirement(mod)
         assert source == "hashicorp/aws" and version == "~> 6.0", name  # child modules: the loosest true constraint
@@ -275,7 +276,7 @@ def test_function_environment_matches_the_functions_readme(root, modules):
     env = {k: refs(v["environment"]) | set(v["environment"]) for k, v in specs.items()}
     for fn in TABLE_ACTIONS:
         assert "local.env_table" in env[fn] or "TABLE_NAME" in env[fn], fn
-    for fn in ("send_message", "fanout", "redeliver"):
+    for fn in ("send_message", "fanout", "fanout_worker", "redeliver"):
         assert "local.env_delivery" in env[fn], fn
     assert set(root.locals["env_delivery"]) == {
         "WEBSOCKET_API_ID",
@@ -286,9 +287,9 @@ def test_function_environment_matches_the_functions_readme(root, modules):
     # the producers park failed deliveries on the redelivery queue; the consumer never sends
     assert refs(root.locals["env_redelivery"]) == {"module.redelivery_queue.url"}
     assert set(root.locals["env_redelivery"]) == {"REDELIVERY_QUEUE_URL"}
-    assert {fn for fn in specs if "local.env_redelivery" in env[fn]} == {"send_message", "fanout"}
+    assert {fn for fn in specs if "local.env_redelivery" in env[fn]} == {"send_message", "fanout", "fanout_worker"}
     assert not any("DLQ_URL" in json.dumps(spec["environment"]) for spec in specs.values())
-    assert {"AUTH_SECRET_PARAMETER", "AUTH_ISSUER"} <= env["authorizer"]
+    assert "local.env_authorizer" in env["authorizer"]  # the rest: test_identity.py
     assert "CONNECTION_TTL_SECONDS" in json.dumps(specs["connect"]["environment"])
     assert "CONNECTION_TTL_SECONDS" in json.dumps(specs["rooms"]["environment"])
     assert "APP_VERSION" in json.dumps(specs["health"]["environment"]) and "APP_VERSION" in env["ping"]
@@ -416,11 +417,11 @@ def test_table_autoscaling_reads_and_writes_for_table_and_every_gsi(modules):
 
 def test_prod_keeps_deletion_protection_and_auth(root):
     prod = settings(root, "prod")
-    assert prod["environment"] == "prod" and prod["auth_enabled"] is True and prod["deletion_protection"] is True
-    assert attr(root.variables["auth_enabled"], "default") is True
+    assert prod["environment"] == "prod" and prod["auth_mode"] != "none" and prod["deletion_protection"] is True
+    assert attr(root.variables["auth_mode"], "default") != "none"
     guard = root.resource("terraform_data", "guard")
     assert any(
-        {"var.environment", "var.auth_enabled", "var.deletion_protection"} <= refs(c["condition"])
+        {"var.environment", "var.auth_mode", "var.deletion_protection"} <= refs(c["condition"])
         for c in conditions(guard)
     )
 
@@ -463,7 +464,8 @@ def test_connect_uses_the_request_authorizer_on_the_token_query_string(root, mod
     assert "$connect" in attr(route, "authorization_type") and "CUSTOM" in attr(route, "authorization_type")
     assert "/authorizers/" in attr(ws.resource("aws_lambda_permission", "authorizer"), "source_arn")
     call = attr(root.modules["websocket_api"], "authorizer")
-    assert "route.request.querystring.token" in json.dumps(call)
+    assert refs(call) >= {"local.auth_on", "local.authorizer_identity_sources"}
+    assert root.locals["authorizer_identity_sources"] == ["route.request.querystring.token", "route.request.header.Origin"]
 
 
 def test_stage_throttling_is_explicit_and_non_zero(root, modules):
@@ -591,14 +593,6 @@ def test_data_at_rest_uses_customer_managed_keys_with_rotation(root, modules):
         ):
             for body in mod.of_type(rtype):
                 assert attr(body, field), f"{name}: {rtype} without {field}"
-
-
-def test_auth_secret_is_a_write_only_securestring(root):
-    p = root.resource("aws_ssm_parameter", "auth_secret")
-    assert attr(p, "type") == "SecureString"
-    assert refs(attr(p, "key_id")) == {"module.auth_kms.arn"}
-    assert "value_wo" in p and "value_wo_version" in p and "value" not in p
-    assert re.search(r'^ephemeral "aws_secretsmanager_random_password"', (TF / "auth.tf").read_text(), flags=re.M)
 
 
 # ---------------------------------------------------------------- state, workspaces, env files

@@ -211,7 +211,8 @@ def test_fanout_has_env_and_least_privilege(root):
         "local.manage_connections",
     } <= used
     queues = root.locals["queue_send"]
-    assert ref_roots(queues) == {"module.redelivery_queue", "module.fanout_failures", "local.via"}
+    assert ref_roots(queues) == {"module.redelivery_queue", "module.fanout_failures", "module.fanout_queue", "local.via"}
+    assert "local.queue_send.FanoutQueue" in used  # big rooms from the other region go out in shards too
     assert "sqs:SendMessage" in queues and "kms:GenerateDataKey" in queues
     mc = root.locals["manage_connections"]
     assert refs(mc["resources"]) == {"module.websocket_api.connections_arn_prefix"}

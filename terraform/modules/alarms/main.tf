@@ -11,6 +11,8 @@ locals {
     dlq_depth          = 0
     dlq_age            = 3600
     redelivery_age     = 900
+    fanout_age         = 1080
+    fanout_dlq_age     = 3600
     period_seconds     = 300
     evaluation_periods = 1
   }, var.thresholds)
@@ -33,6 +35,10 @@ locals {
     "dlq-depth"      = { queue = var.watch.dlq_name, suffix = "depth", metric = "ApproximateNumberOfMessagesVisible", threshold = local.thresholds.dlq_depth, unit = "messages", meaning = "deliveries that failed every redelivery wait for dynamowave replay-dlq" }
     "dlq-age"        = { queue = var.watch.dlq_name, suffix = "oldest-message-age", metric = "ApproximateAgeOfOldestMessage", threshold = local.thresholds.dlq_age, unit = "s", meaning = "a failed delivery has not been replayed (dynamowave replay-dlq)" }
     "redelivery-age" = { queue = var.watch.redelivery_queue_name, suffix = "oldest-message-age", metric = "ApproximateAgeOfOldestMessage", threshold = local.thresholds.redelivery_age, unit = "s", meaning = "the redeliver function is not consuming the queue" }
+    # Sharded fan-out: shards that failed every receive, and a worker that is not keeping up.
+    "fanout-dlq-depth" = { queue = var.watch.fanout_dlq_name, suffix = "depth", metric = "ApproximateNumberOfMessagesVisible", threshold = local.thresholds.dlq_depth, unit = "messages", meaning = "fan-out shards failed every receive: their recipients missed a message live (catch-up on reconnect still has it)" }
+    "fanout-dlq-age"   = { queue = var.watch.fanout_dlq_name, suffix = "oldest-message-age", metric = "ApproximateAgeOfOldestMessage", threshold = local.thresholds.fanout_dlq_age, unit = "s", meaning = "a failed fan-out shard has not been looked at" }
+    "fanout-age"       = { queue = var.watch.fanout_queue_name, suffix = "oldest-message-age", metric = "ApproximateAgeOfOldestMessage", threshold = local.thresholds.fanout_age, unit = "s", meaning = "fanout_worker is not consuming the fan-out queue (or not keeping up)" }
   }
 
   # WebSocket APIs publish IntegrationError and ExecutionError (there is no 5XXError metric).

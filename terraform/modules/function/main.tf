@@ -15,8 +15,8 @@ resource "aws_cloudwatch_log_group" "this" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously (API Gateway routes, authorizer) or best effort (warmer); a Lambda DLQ never fires for them. Failed deliveries go to the SQS redelivery queue from code; the stream consumer uses the ESM on-failure destination, the queue consumer (redeliver) the queue's redrive policy.
-  #checkov:skip=CKV_AWS_117:The functions only call public AWS endpoints (DynamoDB, API Gateway, SQS, SSM); a VPC would add NAT cost and cold-start latency without protecting anything.
-  #checkov:skip=CKV_AWS_173:Environment variables hold no secrets (names, URLs, tuning); the token secret is an SSM SecureString read at run time.
+  #checkov:skip=CKV_AWS_117:The functions only call public AWS endpoints (DynamoDB, API Gateway, SQS, Lambda) and the token issuer's JWKS over HTTPS; a VPC would add NAT cost and cold-start latency without protecting anything.
+  #checkov:skip=CKV_AWS_173:Environment variables hold no secrets (names, URLs, tuning, the public issuer and client id); tokens are verified with the issuer's public keys.
   #checkov:skip=CKV_AWS_272:Code signing is not used: the zips are built deterministically by build.py in CI and their SHA-256 is pinned through source_code_hash.
   function_name                  = var.name
   description                    = var.spec.description
@@ -29,9 +29,10 @@ resource "aws_lambda_function" "this" {
   memory_size                    = var.spec.memory_size
   timeout                        = var.spec.timeout
   reserved_concurrent_executions = var.spec.reserved_concurrency
+  layers                         = var.platform.layers
 
   environment {
-    variables = merge({ LOG_LEVEL = var.platform.log_level }, var.spec.environment)
+    variables = merge({ LOG_LEVEL = var.platform.log_level }, var.platform.environment, var.spec.environment)
   }
 
   logging_config {

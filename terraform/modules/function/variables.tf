@@ -59,7 +59,7 @@ variable "spec" {
 }
 
 variable "platform" {
-  description = "What every function of the stack shares: runtime and architecture (from the manifest), log level, X-Ray tracing mode, log retention and the KMS key of the log group, an optional permissions boundary, and tags. The root module validates the enums; the provider checks them again."
+  description = "What every function of the stack shares: runtime and architecture (from the manifest), log level, X-Ray tracing mode, log retention and the KMS key of the log group, an optional permissions boundary, layer version ARNs (e.g. Powertools, at most 5), environment variables of every function (the function's own spec.environment wins), and tags. The root module validates the enums; the provider checks them again."
   type = object({
     runtime                  = string
     architecture             = string
@@ -68,6 +68,13 @@ variable "platform" {
     log_retention_in_days    = number
     log_kms_key_arn          = string
     permissions_boundary_arn = optional(string)
+    layers                   = optional(list(string), [])
+    environment              = optional(map(string), {})
     tags                     = optional(map(string), {})
   })
+
+  validation {
+    condition     = length(var.platform.layers) <= 5
+    error_message = "A function takes at most 5 layers."
+  }
 }
