@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 
 import { normalizeConfig } from "../../dynamowave/static/js/config.js";
 import { KEEPALIVE } from "../../dynamowave/static/js/connection.js";
-import { ACK_TIMEOUT_MS, Outbox } from "../../dynamowave/static/js/outbox.js";
+import { ACK_TIMEOUT_MS, MAX_RETRY_AFTER_MS, Outbox, RETRY_MARGIN_MS } from "../../dynamowave/static/js/outbox.js";
 import { PendingSends } from "../../dynamowave/static/js/pending.js";
 import { FakeTimers, FakeWebSocket, sentIds, startedChat } from "./fakes.mjs";
 
@@ -124,6 +124,23 @@ describe("send queue", () => {
     assert.deepEqual(sentIds(ws), ["cmid-1", "cmid-1", "cmid-2"]);
   });
 
+  test("rate_limited keeps the message in flight: not failed, resent with the same id, the queue waits", () => {
+    const { chat, ws, timers } = fiveTyped();
+    ws.receive({
+      type: "error",
+      code: "rate_limited",
+      message: "slow down",
+      clientMessageId: "cmid-1",
+      retryAfterMs: 250,
+    });
+    assert.notEqual(chat.pending.get("cmid-1").state, "failed", "not a verdict on the message");
+    assert.deepEqual(sentIds(ws), ["cmid-1"], "the next message does not overtake it");
+    timers.advance(ACK_TIMEOUT_MS);
+    assert.equal(sentIds(ws).at(-1), "cmid-1", "resent with the same clientMessageId");
+    ack(ws, "cmid-1", timers.now);
+    assert.equal(sentIds(ws).at(-1), "cmid-2");
+  });
+
   test("no answer within the ack timeout: the same frame again, and a ping to test the socket", () => {
     const { ws, timers } = fiveTyped();
     timers.advance(ACK_TIMEOUT_MS - 1);
@@ -198,6 +215,58 @@ describe("Outbox on its own", () => {
     pending.ack({ clientMessageId: "a", messageId: "M-a" });
     outbox.settled(a);
     assert.deepEqual(sent, ["A", "A", "B"]);
+  });
+
+  test("retryAfter resends the entry in flight after the server's wait, not the ack timeout", () => {
+    const timers = new FakeTimers();
+    const pending = new PendingSends();
+    const sent = [];
+    const pinged = [];
+    const outbox = new Outbox({
+      pending,
+      timers,
+      canSend: () => true,
+      transmit: (p) => sent.push(p.text),
+      onTimeout: (p) => pinged.push(p.text),
+    });
+    const a = pending.add({ clientMessageId: "a", room: "r", text: "A", ts: 1 });
+    const b = pending.add({ clientMessageId: "b", room: "r", text: "B", ts: 1 });
+    outbox.pump();
+    assert.equal(outbox.retryAfter(b, 100), false, "only the entry in flight can be told to wait");
+    assert.equal(outbox.retryAfter(a, 300), true);
+    timers.advance(300 + RETRY_MARGIN_MS - 1);
+    assert.deepEqual(sent, ["A"], "not early");
+    timers.advance(1);
+    assert.deepEqual(sent, ["A", "A"], "the same entry again; B still waits");
+    assert.deepEqual(pinged, [], "a rate limit says nothing about the socket: no ping");
+    assert.equal(outbox.retryAfter(a, 10 * MAX_RETRY_AFTER_MS), true, "refused again, with an absurd wait");
+    timers.advance(MAX_RETRY_AFTER_MS + RETRY_MARGIN_MS);
+    assert.deepEqual(sent, ["A", "A", "A"], "the wait is capped");
+    timers.advance(ACK_TIMEOUT_MS); // no answer to the resend: the ack timeout applies again
+    assert.deepEqual(sent, ["A", "A", "A", "A"]);
+    assert.deepEqual(pinged, ["A"]);
+    pending.ack({ clientMessageId: "a", messageId: "M-a" });
+    outbox.settled(a);
+    assert.deepEqual(sent.at(-1), "B");
+    assert.equal(outbox.retryAfter(b, Number.NaN), true, "no usable wait: resend at once");
+    timers.advance(RETRY_MARGIN_MS);
+    assert.deepEqual(sent.slice(-2), ["B", "B"]);
+  });
+
+  test("a rate-limited entry whose room was lost meanwhile is re-queued, not resent", () => {
+    const timers = new FakeTimers();
+    const pending = new PendingSends();
+    const sent = [];
+    let joined = true;
+    const outbox = new Outbox({ pending, timers, canSend: () => joined, transmit: (p) => sent.push(p.text) });
+    const a = pending.add({ clientMessageId: "a", room: "r", text: "A", ts: 1 });
+    outbox.pump();
+    outbox.retryAfter(a, 100);
+    joined = false;
+    timers.advance(1000);
+    assert.deepEqual(sent, ["A"]);
+    assert.equal(outbox.inflight, null);
+    assert.equal(timers.pending, 0);
   });
 
   test("a timeout after the room was lost re-queues the entry instead of resending into nowhere", () => {

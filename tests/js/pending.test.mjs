@@ -114,14 +114,15 @@ describe("sending through the chat", () => {
     let ws = connect();
     chat.submit("one");
     chat.submit("two");
-    ws.receive({ type: "error", code: "rate_limited", message: "slow down", clientMessageId: "cmid-1" });
+    // conflict is a verdict on the message (rate_limited and unavailable are not: they keep it in flight)
+    ws.receive({ type: "error", code: "conflict", message: "id reused", clientMessageId: "cmid-1" });
     assert.equal(chat.pending.get("cmid-1").state, "failed");
     assert.equal(chat.pending.get("cmid-2").state, "sending");
     assert.equal(called("messages.pendingFailed").length, 1);
     assert.deepEqual(called("notice").at(-1), [
       "notice",
-      "You are sending messages too quickly. Please wait a moment.",
-      "slow down",
+      "That message id was already used for another text.",
+      "id reused",
     ]);
     assert.deepEqual(sentIds(ws), ["cmid-1", "cmid-2"], "the error let the next one go");
 

@@ -8,6 +8,7 @@ import {
   decodeFrame,
   describeError,
   ProtocolError,
+  TRANSIENT_ERRORS,
   utf8Length,
 } from "../../dynamowave/static/js/protocol.js";
 
@@ -143,8 +144,21 @@ describe("decoding server frames", () => {
       code: "not_in_room",
       message: "join first",
       clientMessageId: "c-9",
+      retryAfterMs: null,
     });
     assert.equal(decodeFrame('{"type":"error","code":"rate_limited","message":"slow down"}').clientMessageId, null);
+  });
+
+  test("rate_limited errors carry retryAfterMs when the server sent a usable one", () => {
+    const limited = { type: "error", code: "rate_limited", message: "slow down", clientMessageId: "c-1" };
+    assert.equal(decodeFrame(JSON.stringify({ ...limited, retryAfterMs: 250 })).retryAfterMs, 250);
+    assert.equal(decodeFrame(JSON.stringify({ ...limited, retryAfterMs: 0 })).retryAfterMs, 0);
+    for (const odd of [-1, "250", null, true, [250]]) {
+      assert.equal(decodeFrame(JSON.stringify({ ...limited, retryAfterMs: odd })).retryAfterMs, null, String(odd));
+    }
+    assert.equal(decodeFrame(JSON.stringify(limited)).retryAfterMs, null);
+    assert.ok(TRANSIENT_ERRORS.has("rate_limited"), "a rate limit is not a verdict on the message");
+    assert.match(describeError("rate_limited"), /too quickly/);
   });
 
   test("history keeps the good messages of a page and drops broken ones", () => {

@@ -98,6 +98,21 @@ def test_errors_carry_the_client_message_id() -> None:
     assert "clientMessageId" not in p.error_frame("internal", "x")
 
 
+def test_rate_limited_errors_carry_retry_after_ms() -> None:
+    err = p.ProtocolError("rate_limited", "slow down", "c9", retry_after_ms=250)
+    assert err.frame() == {
+        "type": "error",
+        "code": "rate_limited",
+        "message": "slow down",
+        "clientMessageId": "c9",
+        "retryAfterMs": 250,
+    }
+    assert "retryAfterMs" not in p.ProtocolError("not_in_room", "join first").frame()
+    assert p.error_frame("rate_limited", "x", retry_after_ms=0)["retryAfterMs"] == 0
+    with pytest.raises(AssertionError):
+        p.ProtocolError("rate_limited", "x", retry_after_ms=-1)
+
+
 def test_message_ids_sort_by_time_and_are_ulids() -> None:
     ids = [p.new_message_id(ts) for ts in (1, 2, 1_700_000_000_000, 1_700_000_000_001)]
     assert ids == sorted(ids)

@@ -7,6 +7,9 @@
 
 /** No answer by then: send the same frame again (same clientMessageId, so idempotent). */
 export const ACK_TIMEOUT_MS = 15_000;
+/** A rate_limited answer's wait is capped (a broken server must not park a message for hours). */
+export const MAX_RETRY_AFTER_MS = 60_000;
+export const RETRY_MARGIN_MS = 20;
 
 export class Outbox {
   #inflight = null; // the pending entry sent on the current socket and not answered yet
@@ -53,6 +56,20 @@ export class Outbox {
   }
 
   /**
+   * The server refused the entry in flight for the send rate (`rate_limited`): it stays in flight,
+   * at the head of the queue, and the same frame (same clientMessageId) goes again after
+   * retryAfterMs instead of the ack timeout. Nothing else is sent meanwhile: the next message would
+   * only be refused too, and would overtake this one. Returns whether the entry was in flight.
+   */
+  retryAfter(entry, retryAfterMs) {
+    if (!entry || entry !== this.#inflight) return false;
+    const wait = Number.isFinite(retryAfterMs) ? Math.min(Math.max(retryAfterMs, 0), MAX_RETRY_AFTER_MS) : 0;
+    // A small extra margin: clocks and the server's rounding must not make the resend early.
+    this.#arm(Math.ceil(wait) + RETRY_MARGIN_MS, () => this.#resend());
+    return true;
+  }
+
+  /**
    * The socket is gone, and the answer with it. The entry stays at the head of the queue (still
    * "sending"), so the next socket resends it first, with its clientMessageId, then the rest.
    */
@@ -61,9 +78,12 @@ export class Outbox {
     this.#inflight = null;
   }
 
-  #arm() {
+  #arm(delayMs = this.ackTimeoutMs, fire = () => this.#timedOut()) {
     this.#disarm();
-    this.#timer = this.timers.setTimeout(() => this.#timedOut(), this.ackTimeoutMs);
+    this.#timer = this.timers.setTimeout(() => {
+      this.#timer = null;
+      fire();
+    }, delayMs);
   }
 
   #disarm() {
@@ -73,18 +93,22 @@ export class Outbox {
   }
 
   #timedOut() {
-    this.#timer = null;
+    if (this.#resend()) this.onTimeout(this.#inflight);
+  }
+
+  /** The entry in flight once more, with a new ack timeout; false if it cannot go on this socket. */
+  #resend() {
     const entry = this.#inflight;
-    if (!entry) return;
+    if (!entry) return false;
     if (!this.canSend(entry.room)) {
       // Its room is no longer joined on this socket: the answer will never come. Re-queue it;
       // "joined" (or a reconnect) pumps it again.
       this.#inflight = null;
       this.pump();
-      return;
+      return false;
     }
     this.#arm();
     this.transmit(entry);
-    this.onTimeout(entry);
+    return true;
   }
 }

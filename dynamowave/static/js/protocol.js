@@ -18,8 +18,12 @@ export const ERROR_TEXT = Object.freeze({
   limit_exceeded: "A limit was reached.",
 });
 
-/** Errors worth the same frame again later: the outbox's ack timeout resends it. */
-export const TRANSIENT_ERRORS = Object.freeze(new Set(["unavailable"]));
+/**
+ * Errors worth the same frame again later, not a verdict on the message: it stays in flight. The
+ * outbox's ack timeout resends it; for rate_limited, Outbox.retryAfter resends it after the
+ * frame's retryAfterMs.
+ */
+export const TRANSIENT_ERRORS = Object.freeze(new Set(["unavailable", "rate_limited"]));
 
 export function describeError(code) {
   return Object.hasOwn(ERROR_TEXT, code) ? ERROR_TEXT[code] : "Something went wrong.";
@@ -75,6 +79,8 @@ const DECODERS = {
     code: isString(f.code) ? f.code : "internal",
     message: optionalString(f.message) || "",
     clientMessageId: optionalString(f.clientMessageId),
+    // rate_limited: when the same frame may go again (milliseconds); null when absent or invalid.
+    retryAfterMs: Number.isFinite(f.retryAfterMs) && f.retryAfterMs >= 0 ? f.retryAfterMs : null,
   }),
 };
 
