@@ -74,9 +74,13 @@ def test_manifest_describes_every_zip(builds) -> None:
     for name, entry in manifest["functions"].items():
         data = (first / entry["zip"]).read_bytes()
         assert entry["sha256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
-        assert entry["size"] == len(data) < 200 * 1024
+        budget = 24 * 1024 * 1024 if name == "authorizer" else 200 * 1024
+        assert entry["size"] == len(data) < budget
         assert entry["handler"] == f"chat.handlers.{name}.handler"
         assert name in output  # one progress line per function
+
+
+VENDORED_TOP_LEVEL = {"jwt", "cryptography", "cffi"}
 
 
 def test_zips_hold_only_the_package_and_their_own_handler(builds) -> None:
@@ -86,12 +90,58 @@ def test_zips_hold_only_the_package_and_their_own_handler(builds) -> None:
             infos = archive.infolist()
         names = [i.filename for i in infos]
         assert names == sorted(names)
-        assert all(n.startswith("chat/") and n.endswith(".py") for n in names), names
-        handlers = [n for n in names if n.startswith("chat/handlers/") and n != "chat/handlers/__init__.py"]
+        ours = [n for n in names if n.startswith("chat/")]
+        assert all(n.endswith(".py") for n in ours), ours
+        handlers = [n for n in ours if n.startswith("chat/handlers/") and n != "chat/handlers/__init__.py"]
         assert handlers == [f"chat/handlers/{zip_path.stem}.py"]
-        assert not any("__pycache__" in n or "boto" in n or "dist-info" in n for n in names)
+        assert not any("__pycache__" in n or "boto" in n or "powertools" in n for n in names)
         assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
-        assert {i.external_attr >> 16 for i in infos} == {0o100644}
+        modes = {i.filename: i.external_attr >> 16 for i in infos}
+        assert {m for n, m in modes.items() if not n.endswith(".so")} == {0o100644}
+        assert {m for n, m in modes.items() if n.endswith(".so")} <= {0o100755}
+        top_level = {n.split("/")[0] for n in names}
+        if zip_path.stem == "authorizer":
+            # PyJWT, cryptography (its Rust extension for aarch64) and the cffi backend it loads.
+            assert top_level >= VENDORED_TOP_LEVEL
+            assert "cryptography/hazmat/bindings/_rust.abi3.so" in names
+            assert any(n.startswith("_cffi_backend.cpython-313-aarch64") for n in names)
+            assert not any(n.startswith("pycparser") for n in names)
+        else:
+            assert top_level == {"chat"}, (zip_path.name, top_level)
+
+
+def test_vendored_wheels_are_pinned_by_hash_for_the_lambda_platform() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        import build as build_module
+    finally:
+        sys.path.pop(0)
+    requirements = build_module.read_requirements(ROOT / "functions" / "authorizer-requirements.txt")
+    assert {r.name.lower() for r in requirements} == {"pyjwt", "cryptography", "cffi"}
+    assert all(r.hashes and all(len(h) == 64 for h in r.hashes) for r in requirements)
+    assert "manylinux2014_aarch64" in build_module.LAMBDA_PLATFORM and "3.13" in build_module.LAMBDA_PLATFORM
+    wheels = build_module.vendor_wheels(ROOT / "functions" / "authorizer-requirements.txt")
+    assert all(
+        hashlib.sha256(w.read_bytes()).hexdigest() in r.hashes for w, r in zip(wheels, requirements, strict=True)
+    )
+    assert all(("aarch64" in w.name and "cp313" in w.name) or "abi3" in w.name or "none-any" in w.name for w in wheels)
+
+
+def test_a_wheel_whose_hash_does_not_match_is_never_used(tmp_path) -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        import build as build_module
+    finally:
+        sys.path.pop(0)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "pyjwt-2.15.1-py3-none-any.whl").write_bytes(b"not the real wheel")
+    requirements = tmp_path / "req.txt"
+    requirements.write_text("pyjwt==2.15.1 --hash=sha256:" + "0" * 64 + "\n")
+    assert build_module._cached_wheels(build_module.read_requirements(requirements), cache) is None
+    requirements.write_text("pyjwt==2.15.1\n")  # no hash: refused before anything is downloaded
+    with pytest.raises(build_module.BuildError, match="hash"):
+        build_module.read_requirements(requirements)
 
 
 def test_each_zip_imports_its_handler_in_isolation(builds, tmp_path) -> None:
