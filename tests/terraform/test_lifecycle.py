@@ -236,7 +236,10 @@ def test_the_secondary_looks_up_the_primarys_user_pool_and_never_fails_without_i
     assert "length(local.primary_pool_ids) == 1" in root.locals["primary_pool_id"]
     # the web client by its name, and the issuer of the primary's region
     assert '"${local.cognito_name}-web"' in root.locals["primary_client_id"]
-    assert "https://cognito-idp.${var.primary_region}.amazonaws.com/${local.primary_pool_id}" in root.locals["cognito_issuer"]
+    assert (
+        "https://cognito-idp.${var.primary_region}.amazonaws.com/${local.primary_pool_id}"
+        in root.locals["cognito_issuer"]
+    )
     assert "module.cognito[*].issuer" in refs(root.locals["cognito_issuer"])  # the primary: its own pool
     guard = root.resource("terraform_data", "guard")
     (check,) = [c for c in conditions(guard) if "local.cognito_configured" in refs(c["condition"])]

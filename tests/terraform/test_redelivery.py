@@ -218,9 +218,7 @@ def test_redeliver_role_grants_exactly_what_it_does(root):
     assert set(root.locals["table_actions"]["redeliver"]) == set(root.locals["table_actions"]["disconnect"])
     mc = root.locals["manage_connections"]
     assert mc["resources"][0].endswith("/POST/@connections/*")
-    assert (
-        '["dynamodb", "sqs"]' in root.locals["via"].replace("'", '"') and "kms:ViaService" in root.locals["via"]
-    )
+    assert '["dynamodb", "sqs"]' in root.locals["via"].replace("'", '"') and "kms:ViaService" in root.locals["via"]
 
 
 # ---------------------------------------------------------------- the producers

@@ -465,7 +465,10 @@ def test_connect_uses_the_request_authorizer_on_the_token_query_string(root, mod
     assert "/authorizers/" in attr(ws.resource("aws_lambda_permission", "authorizer"), "source_arn")
     call = attr(root.modules["websocket_api"], "authorizer")
     assert refs(call) >= {"local.auth_on", "local.authorizer_identity_sources"}
-    assert root.locals["authorizer_identity_sources"] == ["route.request.querystring.token", "route.request.header.Origin"]
+    assert root.locals["authorizer_identity_sources"] == [
+        "route.request.querystring.token",
+        "route.request.header.Origin",
+    ]
 
 
 def test_stage_throttling_is_explicit_and_non_zero(root, modules):

@@ -211,7 +211,12 @@ def test_fanout_has_env_and_least_privilege(root):
         "local.manage_connections",
     } <= used
     queues = root.locals["queue_send"]
-    assert ref_roots(queues) == {"module.redelivery_queue", "module.fanout_failures", "module.fanout_queue", "local.via"}
+    assert ref_roots(queues) == {
+        "module.redelivery_queue",
+        "module.fanout_failures",
+        "module.fanout_queue",
+        "local.via",
+    }
     assert "local.queue_send.FanoutQueue" in used  # big rooms from the other region go out in shards too
     assert "sqs:SendMessage" in queues and "kms:GenerateDataKey" in queues
     mc = root.locals["manage_connections"]
