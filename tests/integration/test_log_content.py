@@ -1,11 +1,12 @@
 """No message text and no token in the logs, whatever a client sends and whatever happens to its
 deliveries; correlation ids on the lines instead.
 
-One `dynamowave dev` whose every @connections post fails (`--post-fault-rate 1`): each delivery
-goes through retries, the redelivery queue, the redeliver function and finally the DLQ, so the
-failure paths log too. A client connects with a known token in its query string and sends known
-marker text through every route and every refusal; all of the runtime's output (stdout and stderr)
-must be free of both markers, while its JSON log lines carry the connection's correlation ids."""
+One `dynamowave dev --auth dev` whose every @connections post fails (`--post-fault-rate 1`): each
+delivery goes through retries, the redelivery queue, the redeliver function and finally the DLQ, so
+the failure paths log too. A client connects with a real token of the local issuer in its query
+string (a forged one carrying a marker is refused first) and sends known marker text through every
+route and every refusal; all of the runtime's output (stdout and stderr) must be free of the text
+and of both tokens, while its JSON log lines carry the connection's correlation ids."""
 
 from __future__ import annotations
 
@@ -16,18 +17,18 @@ from typing import Any
 
 import pytest
 from dwkit import Runtime, new_room, open_ws, poll, running, ws_url
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 pytestmark = pytest.mark.integration
 
 TEXT = "zq-message-marker-8c41"  # message text: stored and delivered, never logged
-TOKEN = "zq-token-marker-51b7.eyJzdWIiOiJ4In0.c2ln"  # a token in the query string: never logged
-MARKERS = (TEXT, TOKEN)
+FORGED = "zq-token-marker-51b7.eyJzdWIiOiJ4In0.c2ln"  # a token the authorizer refuses: never logged either
 
 
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[Runtime]:
     args = (
+        "--auth", "dev",
         "--post-fault-rate", "1",  # every post fails: retries, redelivery, DLQ
         "--redelivery-delay", "0",
         "--redelivery-visibility", "1",
@@ -52,7 +53,14 @@ def log_lines(runtime: Runtime) -> list[dict[str, Any]]:
 
 def test_no_message_text_or_token_is_ever_logged(runtime: Runtime) -> None:
     room, other = new_room("logs"), new_room("elsewhere")
-    with open_ws(ws_url(runtime, room=room, token=TOKEN), "alice") as alice:
+    token: str = runtime.post_json("idp/token", {"name": "Alice"})["token"]
+    with (
+        pytest.raises(InvalidStatus) as refused,
+        open_ws(ws_url(runtime, room=room, token=FORGED), "eve", runtime.origin()),
+    ):
+        pass
+    assert refused.value.response.status_code == 401
+    with open_ws(ws_url(runtime, room=room, token=token), "alice", runtime.origin()) as alice:
         (connection_id,) = runtime.member_ids(room)
 
         # sendMessage: new, retried with the same clientMessageId, then reused for another text.
@@ -94,14 +102,15 @@ def test_no_message_text_or_token_is_ever_logged(runtime: Runtime) -> None:
         assert poll(lambda: len(dead_lettered()) >= 2, timeout=60), runtime.output()[-5000:]
 
     # A frame over API Gateway's 128 KB: the socket is closed, nothing reaches a function.
-    with open_ws(ws_url(runtime, room=room, token=TOKEN), "bob") as bob:
+    bob_token: str = runtime.post_json("idp/token", {"name": "Bob"})["token"]
+    with open_ws(ws_url(runtime, room=room, token=bob_token), "bob", runtime.origin()) as bob:
         bob.send_raw(json.dumps({"action": "sendMessage", "text": TEXT, "pad": "x" * 140_000}))
         with pytest.raises(ConnectionClosed):
             bob.next_frame(timeout=10)
 
     time.sleep(0.5)  # the last lines of the invocations in flight
     output = runtime.output()
-    for marker in MARKERS:
+    for marker in (TEXT, FORGED, token, bob_token):
         leaked = [line for line in output.splitlines() if marker in line]
         assert not leaked, f"{marker!r} leaked into the runtime's output: {leaked[:5]}"
 
@@ -110,6 +119,8 @@ def test_no_message_text_or_token_is_ever_logged(runtime: Runtime) -> None:
     mine = [line for line in lines if line.get("connectionId") == connection_id]
     # Lines of alice's own invocations (others name her as the connection a delivery went to).
     own = {"connected", "message_sent", "message_resent", "request_rejected", "room_joined", "room_left"}
+    denied = [line for line in lines if line["event"] == "auth_denied"]
+    assert denied and all(line.get("requestId") and line.get("routeKey") == "$connect" for line in denied)
     assert own <= {line["event"] for line in mine}
     for line in mine:
         if line["event"] in own:
