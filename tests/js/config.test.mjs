@@ -23,6 +23,8 @@ test("the server's limits replace the defaults; missing or malformed ones fall b
   assert.deepEqual(normalizeConfig(null).limits, DEFAULT_LIMITS);
   assert.equal(normalizeConfig({ auth: "dev" }).auth, "dev");
   assert.equal(normalizeConfig({ auth: "something-else" }).auth, "off");
+  assert.equal(normalizeConfig({ auth: "cognito" }).auth, "cognito");
+  assert.equal(normalizeConfig({ auth: "oidc" }).auth, "oidc");
 });
 
 test("loadConfig keeps retrying a dead server, backing off, without real waiting", async () => {
@@ -56,6 +58,11 @@ test("socket URL: identity and room in the query, token only when auth is on", (
   assert.equal(query("t").get("token"), "t");
   assert.equal(query("").has("token"), false);
   assert.equal(query("").get("room"), "lobby", "the server's default room");
+  assert.equal(query("t").has("name"), false, "with auth on, only the token names the user");
+  const cognito = normalizeConfig({ ...SERVED, auth: "cognito" });
+  const q = new URL(socketUrl(cognito, "https://chat.example.com/", { name: "a", room: "x", token: "jwt" })).searchParams;
+  assert.equal(q.get("token"), "jwt");
+  assert.equal(q.has("name"), false);
 });
 
 test("a server bound to 0.0.0.0 is dialled on the page's host", () => {

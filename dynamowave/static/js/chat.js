@@ -9,7 +9,7 @@ import { PendingSends } from "./pending.js";
 import { createProtocol, describeError } from "./protocol.js";
 import { Rooms } from "./rooms.js";
 
-const TOKEN_HINT = "Not connected (check your token). ";
+const TOKEN_HINT = "Not connected (signing in again). ";
 
 export class Chat {
   config = null;
@@ -21,6 +21,7 @@ export class Chat {
   #inbox = createInbox(this);
   #opened = false; // a socket opened before: the next open is a reconnect
   lastAliveAt = null; // when the connection last worked (open or frame), by this.now()
+  onRefused = () => {}; // a $connect that never opened with auth on: the page gets a fresh token
 
   /** connect(options) builds the Connection (see connection.js) with the handlers given here. */
   constructor({ view, connect, newId, now = Date.now, pageHref, timers = realTimers }) {
@@ -42,7 +43,10 @@ export class Chat {
         onConnecting: ({ attempt }) => view.status(attempt === 0 ? "connecting" : "reconnecting", "Connecting…"),
         onOpen: () => this.#onOpen(),
         onClose: () => this.#onClose(),
-        onRetry: ({ at, refused }) => view.countdown(refused && this.config?.auth === "dev" ? TOKEN_HINT : "", at),
+        onRetry: ({ at, refused }) => {
+          if (refused && this.config && this.config.auth !== "off") this.onRefused();
+          view.countdown(refused && this.config?.auth !== "off" ? TOKEN_HINT : "", at);
+        },
         onFrame: (data) => this.#onFrame(data),
       },
     });
@@ -56,7 +60,6 @@ export class Chat {
     this.config = config;
     this.protocol = createProtocol(config.limits);
     this.view.applyLimits(config.limits, this.protocol.isRoom);
-    if (config.auth === "dev") this.view.showTokenField();
   }
 
   isMine(m) {

@@ -15,6 +15,9 @@ export const DEFAULT_LIMITS = Object.freeze({
 });
 
 const CONFIG_RETRY = { firstMs: 1000, capMs: 30_000, jitterMs: 500 };
+// off: names are not authenticated; dev: the local runtime's issuer; cognito/oidc: a provider's
+// sign-in page (authorization code + PKCE), configured by the `oidc` object of the config.
+export const AUTH_MODES = Object.freeze(["off", "dev", "cognito", "oidc"]);
 
 /** The server's config with every limit present (an older server may send fewer or none). */
 export function normalizeConfig(raw) {
@@ -27,7 +30,7 @@ export function normalizeConfig(raw) {
   return {
     ...cfg,
     websocketUrl: typeof cfg.websocketUrl === "string" ? cfg.websocketUrl : "",
-    auth: cfg.auth === "dev" ? "dev" : "off",
+    auth: AUTH_MODES.includes(cfg.auth) ? cfg.auth : "off",
     limits: Object.freeze(limits),
     // How far back a reconnect catches up: the server's redelivery window plus replication lag.
     catchUpMarginMs:
@@ -36,6 +39,11 @@ export function normalizeConfig(raw) {
 }
 
 /**
+ * The page's configuration always comes from its own origin (/config.json: the local runtime
+ * serves it; a deployed page ships one next to index.html, see docs/auth.md). Never from URL
+ * parameters: a link that could pick the WebSocket or token endpoint could make the page hand a
+ * signed-in user's token to someone else's server.
+ *
  * Fetch /config.json until it answers. A dead server is normal during `dynamowave dev`
  * restarts, so this never gives up; onRetry(delayMs) lets the page say so.
  */
@@ -54,13 +62,14 @@ export async function loadConfig({ fetch, sleep, random = Math.random, onRetry =
   }
 }
 
-/** The $connect URL: identity and first room travel in the query string. */
+/** The $connect URL: identity and first room travel in the query string (with auth on, only the
+ * token speaks for the user: the server ignores a name). */
 export function socketUrl(config, pageHref, { name, room, token }) {
   const url = new URL(config.websocketUrl, pageHref);
   // A server bound to 0.0.0.0 advertises an address browsers cannot dial; use the page's host.
   if (url.hostname === "0.0.0.0") url.hostname = new URL(pageHref).hostname;
-  url.searchParams.set("name", name);
+  if (config.auth === "off") url.searchParams.set("name", name);
   url.searchParams.set("room", room || config.limits.defaultRoom);
-  if (config.auth === "dev" && token) url.searchParams.set("token", token);
+  if (config.auth !== "off" && token) url.searchParams.set("token", token);
   return url.toString();
 }

@@ -3,29 +3,33 @@
 import { Chat } from "./chat.js";
 import { loadConfig } from "./config.js";
 import { Connection } from "./connection.js";
+import { createIdentity } from "./identity.js";
 import { createView } from "./view.js";
 
 const NAME_KEY = "dynamowave.name";
-const TOKEN_KEY = "dynamowave.token";
 
 // Storage can be disabled (privacy mode); the client works without remembering anything.
-const storage = {
-  get(key) {
-    try {
-      return localStorage.getItem(key) || "";
-    } catch {
-      return "";
-    }
-  },
-  set(key, value) {
-    try {
-      if (value) localStorage.setItem(key, value);
-      else localStorage.removeItem(key);
-    } catch {
-      // see get()
-    }
-  },
-};
+function store(area) {
+  return {
+    get(key) {
+      try {
+        return globalThis[area].getItem(key) || "";
+      } catch {
+        return "";
+      }
+    },
+    set(key, value) {
+      try {
+        if (value) globalThis[area].setItem(key, value);
+        else globalThis[area].removeItem(key);
+      } catch {
+        // see get()
+      }
+    },
+  };
+}
+const storage = store("localStorage");
+const session = store("sessionStorage");
 
 function randomId() {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
@@ -58,17 +62,32 @@ const chat = new Chat({
 });
 const { el } = view;
 
-function saveIdentity() {
+const identity = createIdentity({
+  chat,
+  view,
+  fetch: (...args) => fetch(...args),
+  session,
+  location,
+  history,
+  newId: randomId,
+});
+
+async function saveIdentity() {
   const name = el.nameInput.value.trim();
   if (!name) {
     el.nameInput.focus();
     return;
   }
-  const token = el.tokenInput.value.trim();
   storage.set(NAME_KEY, name);
-  storage.set(TOKEN_KEY, token);
-  view.identity(name, token, true);
-  chat.setIdentity(name, token);
+  view.identity(name, true);
+  if (chat.config?.auth === "dev") {
+    try {
+      await identity.dev.signIn(name);
+    } catch (err) {
+      view.notice(`Sign-in failed: ${err.message}`);
+      return;
+    }
+  } else chat.setIdentity(name, "");
   el.input.focus();
 }
 
@@ -85,6 +104,8 @@ function onSubmit(form, action) {
 
 function bindUi() {
   onSubmit("name-form", saveIdentity);
+  el.signIn.addEventListener("click", () => identity.provider.signIn());
+  el.signOut.addEventListener("click", () => identity.signOut());
   onSubmit("composer", submitMessage);
   onSubmit("join-form", () => {
     const name = el.roomInput.value.trim() || chat.protocol.limits.defaultRoom;
@@ -116,10 +137,7 @@ async function main() {
   bindUi();
   view.applyLimits(chat.protocol.limits, chat.protocol.isRoom); // defaults until config arrives
   const name = storage.get(NAME_KEY);
-  const token = storage.get(TOKEN_KEY);
-  view.identity(name, token, false);
-  chat.name = name;
-  chat.token = token;
+  view.identity(name, false);
   chat.rooms.setActive(roomFromHash(chat.protocol.isRoom) || chat.protocol.limits.defaultRoom);
   chat.showActive();
   view.status("idle", "Loading…");
@@ -129,14 +147,24 @@ async function main() {
     onRetry: (ms) => view.status("offline", `Server unreachable, retrying in ${Math.round(ms / 1000)} s…`),
   });
   chat.setConfig(config);
-  if (name) {
-    view.identity(name, token, true);
-    chat.start();
+  chat.onRefused = () => identity.refreshAfterRefusal();
+  view.authMode(config.auth);
+  if (config.auth === "cognito" || config.auth === "oidc") {
+    await identity.startWithProvider(config);
+  } else if (name) {
+    view.identity(name, true);
+    if (config.auth === "dev") {
+      await identity.dev.signIn(name).catch((err) => view.notice(`Sign-in failed: ${err.message}`));
+    } else {
+      chat.name = name;
+      chat.start();
+    }
   } else {
-    view.status("idle", "Pick a display name to start");
+    view.status("idle", config.auth === "dev" ? "Sign in with a name to start" : "Pick a display name to start");
     el.nameInput.focus();
   }
 }
+
 
 // For debugging in the console and for the browser tests; not an API.
 window.dynamowave = {

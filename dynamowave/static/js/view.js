@@ -12,7 +12,13 @@ export function createView(doc, win, { isMine, onRetry, onDiscard, onPickRoom })
     status: $("status"),
     nameInput: $("name-input"),
     nameButton: $("name-button"),
-    tokenInput: $("token-input"),
+    nameForm: $("name-form"),
+    nameLabel: $("name-label"),
+    account: $("account"),
+    accountName: $("account-name"),
+    signIn: $("sign-in-button"),
+    signOut: $("sign-out-button"),
+    authNote: $("auth-note"),
     rooms: $("rooms"),
     roomInput: $("room-input"),
     roomTitle: $("room-title"),
@@ -104,14 +110,33 @@ export function createView(doc, win, { isMine, onRetry, onDiscard, onPickRoom })
       el.roomInput.setCustomValidity(value === "" || isRoom(value) ? "" : ROOM_HINT);
     },
 
-    showTokenField() {
-      for (const f of doc.querySelectorAll(".token-field")) f.hidden = false;
+    /** What the header offers for the auth mode, and a plain statement of what a name proves. */
+    authMode(mode) {
+      const provider = mode === "cognito" || mode === "oidc";
+      el.nameForm.hidden = provider;
+      el.account.hidden = !provider;
+      if (mode === "dev") {
+        el.nameLabel.textContent = "Sign in as";
+        el.nameButton.textContent = "Sign in";
+      }
+      const notes = {
+        off: "Names are not authenticated: anyone can pick any name, including yours.",
+        dev: "Local sign-in (dynamowave dev --auth dev): no password; the runtime's own issuer signs the token.",
+      };
+      el.authNote.textContent = notes[mode] || "";
+      el.authNote.hidden = !notes[mode];
     },
 
-    identity(name, token, saved) {
+    /** Cognito/OIDC: who is signed in (empty: nobody, offer the sign-in button). */
+    account(name) {
+      el.accountName.textContent = name ? `Signed in as ${name}` : "Not signed in";
+      el.signIn.hidden = Boolean(name);
+      el.signOut.hidden = !name;
+    },
+
+    identity(name, saved) {
       el.nameInput.value = name;
-      el.tokenInput.value = token;
-      if (saved) el.nameButton.textContent = "Save";
+      if (saved && el.nameButton.textContent === "Connect") el.nameButton.textContent = "Save";
     },
 
     rooms(list, active) {
