@@ -71,16 +71,18 @@ locals {
     ]
   }
   # The item actions each function's code calls (tests/terraform/test_least_privilege.py derives
-  # the same lists from functions/chat). TransactWriteItems has no action of its own: each item of a
-  # transaction needs its Put/Update/Delete/ConditionCheck action.
+  # them from functions/chat/store). TransactWriteItems has no IAM action of its own: each item of
+  # a transaction needs its Put/Update/Delete/ConditionCheck action. Removing a connection
+  # (Connections.remove: $disconnect, and pruning a connection that answered 410) reads it, deletes
+  # it with its memberships and frees its slot in the user's USER# item (UpdateItem).
   table_actions = {
-    connect       = ["PutItem"]                                                 # connection + first membership (one transaction)
-    disconnect    = ["GetItem", "DeleteItem"]                                   # read the rooms, delete connection + memberships
-    send_message  = ["GetItem", "PutItem", "Query", "DeleteItem"]               # membership, message (+ idempotency record), room members, prune on 410
+    connect       = ["GetItem", "PutItem", "UpdateItem"]                        # connection + first membership + a slot in the USER# item (read when full)
+    disconnect    = ["GetItem", "DeleteItem", "UpdateItem"]                     # Connections.remove
+    send_message  = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"] # send rate (conditional update), membership, message (+ idempotency record), members, prune
     rooms         = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"] # join/leave (membership + the connection's room set), history
-    fanout        = ["GetItem", "Query", "DeleteItem"]                          # room members, prune on 410
-    fanout_worker = ["GetItem", "DeleteItem"]                                   # prune on 410 (as disconnect)
-    redeliver     = ["GetItem", "DeleteItem"]                                   # is the connection still there; prune it on 410 (as disconnect)
+    fanout        = ["GetItem", "Query", "DeleteItem", "UpdateItem"]            # room members, prune
+    fanout_worker = ["GetItem", "DeleteItem", "UpdateItem"]                     # prune
+    redeliver     = ["GetItem", "DeleteItem", "UpdateItem"]                     # is the connection still there; prune
     health        = ["GetItem"]
   }
   table_statements = {

@@ -151,7 +151,7 @@ def test_fanout_worker_environment(root):
 def test_fanout_worker_role_grants_exactly_what_it_does(root):
     assert role(root, "fanout_worker") == {
         "TableItems": (
-            {"dynamodb:GetItem", "dynamodb:DeleteItem"},
+            {"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
             {"local.table_arn", "local.table_index_arns"},
             set(),
         ),

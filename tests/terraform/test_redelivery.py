@@ -197,7 +197,7 @@ def test_redeliver_role_grants_exactly_what_it_does(root):
     statements = role(root, "redeliver")
     assert statements == {
         "TableItems": (
-            {"dynamodb:GetItem", "dynamodb:DeleteItem"},
+            {"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
             {"local.table_arn", "local.table_index_arns"},
             set(),
         ),

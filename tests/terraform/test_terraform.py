@@ -40,13 +40,13 @@ pytestmark = pytest.mark.terraform
 EXPECTED_MODULES = {"table", "websocket_api", "function", "schedule", "alarms", "dlq", "kms_key"}
 # functions/README.md, "Permissions (least privilege)"
 TABLE_ACTIONS = {
-    "connect": {"PutItem"},
-    "disconnect": {"GetItem", "DeleteItem"},
-    "send_message": {"GetItem", "PutItem", "Query", "DeleteItem"},
+    "connect": {"GetItem", "PutItem", "UpdateItem"},
+    "disconnect": {"GetItem", "DeleteItem", "UpdateItem"},
+    "send_message": {"GetItem", "PutItem", "UpdateItem", "Query", "DeleteItem"},
     "rooms": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"},
-    "fanout": {"GetItem", "Query", "DeleteItem"},
-    "fanout_worker": {"GetItem", "DeleteItem"},
-    "redeliver": {"GetItem", "DeleteItem"},
+    "fanout": {"GetItem", "Query", "DeleteItem", "UpdateItem"},
+    "fanout_worker": {"GetItem", "DeleteItem", "UpdateItem"},
+    "redeliver": {"GetItem", "DeleteItem", "UpdateItem"},
     "health": {"GetItem"},
 }
 SIZING_KEYS = {"memory_size", "timeout", "p99_ms", "warm_instances"}
