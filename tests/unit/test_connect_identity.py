@@ -68,3 +68,36 @@ def test_the_connection_cap_answers_429_naming_the_limit(aws, auth_on, monkeypat
     assert result["statusCode"] == 429
     body = json.loads(result["body"])
     assert body["limit"] == "connectionsPerUser" and body["maximum"] == 10 and body["code"] == "limit_exceeded"
+
+
+@pytest.fixture
+def origins(aws, monkeypatch):
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://chat.example.com")
+    deps.reset()
+    yield
+    monkeypatch.delenv("ALLOWED_ORIGINS")
+    deps.reset()
+
+
+def _connect_from(cid: str, origin: str | None) -> dict:
+    headers = {"origin": origin} if origin else {}
+    event = ws_event("$connect", cid, queryStringParameters={"name": "x"}, context={"eventType": "CONNECT"})
+    event["headers"] = headers
+    return connect.handler(event, Context())
+
+
+def test_with_auth_off_connect_checks_the_origin(aws, origins) -> None:
+    assert _connect_from("o1", "https://evil.example.com")["statusCode"] == 403
+    assert all_items(aws) == []
+    assert _connect_from("o2", "https://chat.example.com")["statusCode"] == 200
+    assert _connect_from("o3", None)["statusCode"] == 200  # no Origin: not a browser
+
+
+def test_connect_never_imports_the_authorizer_dependencies() -> None:
+    """connect.zip has no PyJWT: the handler must not import chat.auth."""
+    import subprocess
+    import sys
+
+    code = "import sys, chat.handlers.connect; assert 'jwt' not in sys.modules and 'chat.auth' not in sys.modules"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr

@@ -2,7 +2,10 @@
 A non-2xx response makes API Gateway refuse the WebSocket upgrade.
 
 With auth on, who connects comes from the authorizer's context (the token's ``sub`` and name
-claim) and the ``name`` query parameter is dropped: a client never names itself.
+claim) and the ``name`` query parameter is dropped: a client never names itself. The authorizer
+checks the browser's Origin then; with auth off (no authorizer) this handler does, so a page on a
+foreign site cannot open sockets through its visitors' browsers. A client that sends no Origin is
+not a browser and is let through.
 """
 
 from __future__ import annotations
@@ -22,11 +25,25 @@ from chat.store import LimitExceeded
 IDENTITY_PARAMETERS = ("name", "token")
 
 
+def _origin_of(event: dict[str, Any]) -> str | None:
+    # Not chat.auth.header_of: importing chat.auth needs PyJWT, which only the authorizer's zip has.
+    for key, value in (event.get("headers") or {}).items():
+        if isinstance(key, str) and key.lower() == "origin" and isinstance(value, str):
+            return value
+    return None
+
+
 @entrypoint(failure=lambda err: {"statusCode": 500, "body": "internal error"})
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    config = settings()
     identity = authorizer_of(event)
     query = query_of(event)
-    if settings().auth_mode != "none" or identity:
+    if config.auth_mode == "none" and not identity:
+        origin = _origin_of(event)
+        if origin is not None and config.allowed_origins and origin.rstrip("/") not in config.allowed_origins:
+            log.info("connect_origin_refused", connectionId=connection_id_of(event))
+            return {"statusCode": 403, "body": "Origin not allowed"}
+    else:
         if not identity.get("userId"):
             # Auth is configured but no authorizer ran (a route without it): refuse, never guess.
             log.error("connect_without_identity", connectionId=connection_id_of(event))
