@@ -71,3 +71,44 @@ def test_package_data_ships_every_browser_client_file() -> None:
     client = {p for p in (package / "static").rglob("*") if p.is_file()}
     missing = sorted(str(p.relative_to(package)) for p in client - shipped)
     assert missing == [], f"add a pattern to [tool.setuptools.package-data] dynamowave in pyproject.toml: {missing}"
+
+
+def test_only_the_authorizer_imports_pyjwt() -> None:
+    """PyJWT and cryptography ship in the authorizer's zip only: any other module importing them
+    (directly or through chat.auth) would fail on AWS with ImportError."""
+    offenders = []
+    for path in (ROOT / "functions" / "chat").rglob("*.py"):
+        if path.name == "auth.py" or path == ROOT / "functions/chat/handlers/authorizer.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            if any(n.split(".")[0] in ("jwt", "cryptography") or n.startswith("chat.auth") for n in names):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_the_authorizer_never_logs_the_token() -> None:
+    """No log call in the authorizer's modules is handed a variable holding the token."""
+    for path in (ROOT / "functions/chat/auth.py", ROOT / "functions/chat/handlers/authorizer.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            if not (isinstance(node.func.value, ast.Name) and node.func.value.id == "log"):
+                continue
+            used = {n.id for arg in [*node.args, *node.keywords] for n in ast.walk(arg) if isinstance(n, ast.Name)}
+            assert not any("token" in name.lower() for name in used), (path, ast.unparse(node))
+            assert all("token" not in (kw.arg or "").lower() for kw in node.keywords), (path, ast.unparse(node))
+
+
+def test_the_page_allows_the_token_endpoint_and_no_inline_script() -> None:
+    import re
+
+    html = (ROOT / "dynamowave/static/index.html").read_text()
+    csp = re.search(r'http-equiv="Content-Security-Policy"\s+content="([^"]+)"', html)
+    assert csp, "the page has a Content-Security-Policy"
+    assert "connect-src 'self' ws: wss: https:" in csp.group(1) and "script-src 'self'" in csp.group(1)
+    assert "<script>" not in html and "token-input" not in html
