@@ -13,6 +13,9 @@ in three phases measured inside a fresh ``python`` process:
                  of a message from another region to this region's member; the rest get an event of
                  their route where one is simple to make, else the warmer event.
 
+Each phase is also given in CPU ms of the fresh process (``*_cpu_ms``): on a shared, loaded
+machine wall time mostly measures the neighbours; CPU time is what the cold start itself costs.
+
 ``measure(function_name) -> dict`` is the API (``dynamowave bench`` reuses it): it starts one
 `dynamowave dev` for the whole process on first use (stopped at exit), or takes one.
 
@@ -56,10 +59,10 @@ PATH_CLIENTS: dict[str, tuple[str, ...]] = {
 
 _CHILD = r"""
 import json, sys, time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import importlib
 module = importlib.import_module("chat.handlers." + sys.argv[1])
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 from chat import clients, deps
 d = deps.dependencies()
 for name in json.loads(sys.argv[2]):
@@ -68,7 +71,7 @@ for name in json.loads(sys.argv[2]):
     elif name == "connections":
         api = d.delivery(d.settings.region).client
         api.frozen_credentials()
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 
 class Context:
     function_name = "dynamowave-dev-" + sys.argv[1]
@@ -80,12 +83,16 @@ class Context:
 
 event = json.loads(sys.stdin.read())
 result = module.handler(event, Context())
-t3 = time.perf_counter()
+t3, c3 = time.perf_counter(), time.process_time()
 print(json.dumps({
     "import_ms": (t1 - t0) * 1000,
     "clients_ms": (t2 - t1) * 1000,
     "first_call_ms": (t3 - t2) * 1000,
     "total_ms": (t3 - t0) * 1000,
+    "import_cpu_ms": (c1 - c0) * 1000,
+    "clients_cpu_ms": (c2 - c1) * 1000,
+    "first_call_cpu_ms": (c3 - c2) * 1000,
+    "total_cpu_ms": (c3 - c0) * 1000,
     "boto3_imported": "boto3" in sys.modules,
     "powertools_imported": "aws_lambda_powertools" in sys.modules,
     "result": result,

@@ -29,6 +29,9 @@ from aiohttp import web
 MAX_MESSAGE_BYTES = 128 * 1024
 POSTS_ENV = "DYNAMOWAVE_LOCAL_POSTS"  # "inprocess" (default) or "http"
 IN_PROCESS_TIMEOUT_S = 5.0  # as the lean client's read timeout
+# Posts a broadcast keeps in flight in-process (no injected latency): each is answered within a
+# turn of the event loop, so a few keep it busy; delivery's 64 would only contend for the GIL.
+IN_PROCESS_CONCURRENCY = 8
 
 
 @dataclass
@@ -211,6 +214,12 @@ class InProcessPosts:
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_thread = threading.get_ident()
+
+    @property
+    def concurrency(self) -> int | None:
+        """Enough posts in flight (``ConnectionsApi.concurrency``); None: as many as delivery's
+        own setting (injected latency is waited out concurrently, as the network's would be)."""
+        return None if self.api.faults.latency_ms else IN_PROCESS_CONCURRENCY
 
     def __call__(self, connection_id: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         from botocore.exceptions import EndpointConnectionError, ReadTimeoutError

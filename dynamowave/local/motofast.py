@@ -15,18 +15,67 @@ that grow with the table and break under concurrency; :func:`install` patches th
   lock (moto is pure Python: the GIL serialized it anyway), so transactions are isolated and
   conditions atomic with their writes, as on DynamoDB.
 * ``Query`` on the table listed *and sorted the whole table* (``all_items``) to find one
-  partition: O(table log table) per query. It now reads the partition alone.
+  partition: O(table log table) per query. It now reads the partition alone. Within a request it
+  also no longer deep-copies every matching item and re-encodes it to project it (a top-level
+  projection picks the attributes): the room's member list is read for every message sent.
+
+Profiling again with the runtime's fan-out at 2,000 deliveries/s (py-spy --gil: who holds the one
+interpreter) showed moto's request path holding the GIL most of the time, half of it outside
+DynamoDB itself:
+
+* moto 5.2 serializes every answer by walking the operation's output shape with its generic
+  serializer: half of the DynamoDB time for a 200-member Query. The data-plane answers (GetItem,
+  Query, Put/Update/DeleteItem, transactions, batches, Scan) are JSON of wire-format attribute
+  values already (``DynamoResult`` has turned them into plain dicts), so they are written with
+  ``json.dumps`` (binary values base64, as the serializer writes them); anything ``json`` cannot
+  write (a timestamp) still goes through moto's serializer. Same JSON value, same headers.
+* the embedded server spoke HTTP/1.0: a new TCP connection, and a new server thread, per call.
+  It speaks HTTP/1.1 with keep-alive now, so the SDK's pooled connections are reused.
+* per request, moto listed its own service modules on disk (``isdir`` per module) to route the
+  request, and listed the handler class's methods with ``inspect.getmembers``: both are constant,
+  so both are cached.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
+import json
 import threading
 from typing import Any
 
 _LOCK = threading.RLock()
 _installed = False
+_request = threading.local()  # active: this thread serves a DynamoDB request; shallow: in its Query
+
+
+def _top_level_names(projection: Any) -> list[str] | None:
+    """The attribute names of a projection of top-level attributes only (else None)."""
+    if not projection:
+        return None
+    names = []
+    for path in projection:
+        if len(path) != 1 or "[" in path[0] or "." in path[0]:
+            return None
+        names.append(path[0])
+    return names
+
+
+def _project(item: Any, names: list[str]) -> Any:
+    """moto's ``Item.project`` for top-level names, without re-encoding every value."""
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+    projected: Any = Item.__new__(Item)
+    projected.hash_key, projected.range_key = item.hash_key, item.range_key
+    attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+    dict.__init__(attrs)
+    for name in names:
+        value = item.attrs.get(name)
+        if value is not None:
+            dict.__setitem__(attrs, name, value)
+    projected.attrs = attrs
+    return projected
 
 
 def install() -> None:
@@ -35,6 +84,7 @@ def install() -> None:
     if _installed:
         return
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
 
@@ -43,7 +93,11 @@ def install() -> None:
     @functools.wraps(original_call)
     def call_action(self: Any) -> Any:
         with _LOCK:
-            return original_call(self)
+            _request.active = True  # answers are serialized before the lock is let go
+            try:
+                return original_call(self)
+            finally:
+                _request.active = False
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
@@ -56,12 +110,24 @@ def install() -> None:
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
         if index_name is not None or hash_key is None or not self.range_key_attr:
             return original_query(self, hash_key, *args, **kwargs)
+        names = _top_level_names(kwargs.get("projection_expressions", args[5] if len(args) > 5 else None))
+        shallow = getattr(_request, "active", False)
+        if names is not None and shallow:
+            if len(args) > 5:
+                args = (*args[:5], None, *args[6:])
+            else:
+                kwargs["projection_expressions"] = None
         with _LOCK:
             self.__dict__["_dw_partition"] = hash_key
+            _request.shallow = shallow
             try:
-                return original_query(self, hash_key, *args, **kwargs)
+                items, scanned, last_key = original_query(self, hash_key, *args, **kwargs)
             finally:
                 self.__dict__.pop("_dw_partition", None)
+                _request.shallow = False
+        if names is not None and shallow:
+            items = [_project(item, names) for item in items]
+        return items, scanned, last_key
 
     @functools.wraps(original_all_items)
     def all_items(self: Any) -> Any:
@@ -74,7 +140,76 @@ def install() -> None:
 
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
+
+    original_deepcopy = Item.__deepcopy__
+
+    @functools.wraps(original_deepcopy)
+    def item_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
+        # Query copies every matching item before projecting it: within one request, whose
+        # answer is serialized under the lock before any other request runs, the items can be
+        # read as they are (they are not changed, and nothing keeps them).
+        if getattr(_request, "shallow", False):
+            return self
+        return original_deepcopy(self, memo)
+
+    Item.__deepcopy__ = item_deepcopy  # type: ignore[method-assign]
+    _install_fast_answers()
     _installed = True
+
+
+# Data-plane operations whose output is wire-format attribute values, counts and capacities.
+FAST_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "Query",
+        "Scan",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "TransactWriteItems",
+        "TransactGetItems",
+        "BatchGetItem",
+        "BatchWriteItem",
+    }
+)
+
+
+def _binary(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    raise TypeError(type(value).__name__)  # not plain data: moto's serializer writes it
+
+
+def fast_body(result: Any) -> str | None:
+    """The JSON body of a data-plane answer, or None when it is not plain data."""
+    try:
+        return json.dumps(result, separators=(",", ":"), default=_binary)
+    except (TypeError, ValueError):
+        return None
+
+
+def _install_fast_answers() -> None:
+    from moto import backends
+    from moto.core import responses as core_responses
+    from moto.dynamodb.responses import DynamoResult
+    from moto.moto_server.threaded_moto_server import MotoRequestHandler
+
+    original_execute = DynamoResult.execute_result
+
+    @functools.wraps(original_execute)
+    def execute_result(self: Any, context: Any) -> Any:
+        if context.operation_model.name in FAST_OPERATIONS:
+            body = fast_body(self.result)
+            if body is not None:
+                return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+        return original_execute(self, context)
+
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+
+    original_modules = backends.list_of_moto_modules
+    backends.list_of_moto_modules = functools.cache(lambda: tuple(original_modules()))
+    core_responses.method_names_from_class = functools.cache(core_responses.method_names_from_class)
+    MotoRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive: the server is threaded
 
 
 def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:

@@ -335,6 +335,13 @@ class ConnectionsApi:
                 credentials = self._credentials
         return credentials.get_frozen_credentials()
 
+    def concurrency(self, default: int) -> int:
+        """How many posts to keep in flight: ``default``, unless this endpoint's transport says
+        fewer are enough (an in-process one without injected latency answers within one turn of
+        its event loop: more threads would only contend for the interpreter)."""
+        hint = getattr(_transports.get(self._key), "concurrency", None)
+        return min(default, hint) if isinstance(hint, int) and hint > 0 else default
+
     # ---- the connection pool ---------------------------------------------------------------------
 
     def _send(self, request: bytes, url: str) -> tuple[int, dict[str, str], bytes]:

@@ -10,6 +10,7 @@ import contextlib
 import json
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from dwkit import Runtime, new_room, poll, running, start_runtime
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.support import run_async
+from tests.support import free_port, run_async
 
 MOTO = ("moto", None)  # the runtime's own scheduling and the embedded store are under test
 
@@ -209,3 +210,71 @@ def test_reconnect_storm_beside_a_steady_sender_then_sigterm() -> None:
     assert code == 0, runtime.output()
     assert took < 20
     assert "Traceback" not in runtime.output(), runtime.output()
+
+
+# Reads and writes through a real moto server, printed as JSON: run once with moto as it is and
+# once with motofast installed (separate processes: the patches are process-wide).
+_STORE_PROBE = r"""
+import json, sys
+import boto3
+from moto.server import ThreadedMotoServer
+if sys.argv[1] == "fast":
+    from dynamowave.local import motofast
+    motofast.install()
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[2]), verbose=False)
+server.start()
+db = boto3.client("dynamodb", endpoint_url="http://127.0.0.1:" + sys.argv[2], region_name="eu-west-1",
+                  aws_access_key_id="local", aws_secret_access_key="local")
+db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
+                                      {"AttributeName": "SK", "AttributeType": "S"}])
+for i in range(30):
+    db.put_item(TableName="t", Item={"PK": {"S": "ROOM#r"}, "SK": {"S": f"CONN#eu#{i:03}"},
+                "expiresAt": {"N": str(100 + i)}, "name": {"S": "n\u00e9\""}, "bin": {"B": bytes([i])},
+                "m": {"M": {"a": {"L": [{"S": "x"}, {"BOOL": True}, {"NULL": True}]}}}, "ns": {"NS": ["1", "2.5"]}})
+db.put_item(TableName="t", Item={"PK": {"S": "ROOM#r"}, "SK": {"S": "MSG#1"}, "text": {"S": "hi"}})
+v = {":p": {"S": "ROOM#r"}, ":s": {"S": "CONN#"}}
+q = {"TableName": "t", "KeyConditionExpression": "PK = :p AND begins_with(SK, :s)"}
+out = [
+    db.query(**q, ExpressionAttributeValues=v, ProjectionExpression="SK, expiresAt"),
+    db.query(**q, ExpressionAttributeValues=v, ProjectionExpression="SK, m.a, bin"),
+    db.query(**q, ExpressionAttributeValues=v, ProjectionExpression="SK, #n", ExpressionAttributeNames={"#n": "name"},
+             Limit=7, ScanIndexForward=False),
+    db.query(**q, ExpressionAttributeValues=v, ReturnConsumedCapacity="TOTAL"),
+    db.query(**q, ExpressionAttributeValues=v, Select="COUNT"),
+    db.query(**q, ExpressionAttributeValues={**v, ":e": {"N": "120"}}, ProjectionExpression="SK",
+             FilterExpression="expiresAt > :e"),
+    db.get_item(TableName="t", Key={"PK": {"S": "ROOM#r"}, "SK": {"S": "MSG#1"}}),
+    db.get_item(TableName="t", Key={"PK": {"S": "ROOM#r"}, "SK": {"S": "MSG#2"}}),
+]
+page = db.query(**q, ExpressionAttributeValues=v, ProjectionExpression="SK", Limit=10)
+out += [page, db.query(**q, ExpressionAttributeValues=v, ProjectionExpression="SK", Limit=10,
+                       ExclusiveStartKey=page["LastEvaluatedKey"])]
+out.append(db.update_item(TableName="t", Key={"PK": {"S": "ROOM#r"}, "SK": {"S": "CONN#eu#001"}},
+                          UpdateExpression="SET expiresAt = :x", ExpressionAttributeValues={":x": {"N": "5"}},
+                          ReturnValues="ALL_OLD"))
+out.append(db.query(**q, ExpressionAttributeValues=v, ProjectionExpression="SK, expiresAt"))
+server.stop()
+for answer in out:
+    answer.pop("ResponseMetadata", None)
+print(json.dumps(out, default=repr, sort_keys=True))
+"""
+
+
+def test_the_embedded_stores_fast_answers_are_motos_answers() -> None:
+    """motofast's fast paths (JSON answers, partition-only and copy-free queries, keep-alive)
+    answer exactly what moto answers for the same requests."""
+    answers = []
+    for mode in ("moto", "fast"):
+        done = subprocess.run(
+            [sys.executable, "-c", _STORE_PROBE, mode, str(free_port())],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        answers.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert answers[0] == answers[1]
+    assert [len(answer.get("Items", [])) for answer in answers[1]] == [30, 30, 7, 30, 0, 9, 0, 0, 10, 10, 0, 30]

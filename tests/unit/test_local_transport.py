@@ -220,3 +220,12 @@ def test_posting_from_the_event_loop_thread_is_refused(served: Served) -> None:
 
 async def _call_on_loop(transport: Any) -> Any:
     return transport("c1", b"x")
+
+
+def test_an_in_process_endpoint_needs_few_posts_in_flight_unless_latency_is_injected(served: Served) -> None:
+    api = client(served)
+    assert api.concurrency(64) == 8
+    assert api.concurrency(4) == 4
+    served.gateway.faults.latency_ms = 20  # waited out concurrently, as the network's latency
+    assert api.concurrency(64) == 64
+    assert ConnectionsApi("https://x.execute-api.eu-west-1.amazonaws.com/prod", "eu-west-1").concurrency(64) == 64
