@@ -327,3 +327,25 @@ def test_describe_error_keeps_the_service_code_and_message_of_client_errors() ->
     err = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutItem")
     assert log.describe_error(err) == {"error": "ThrottlingException", "detail": "Rate exceeded"}
     assert log.describe_error(ValueError("x" * 1000))["detail"] == "x" * 300
+
+
+def test_an_invocation_that_writes_nothing_never_imports_powertools() -> None:
+    """ping (the keep-alive, the most frequent frame) and the warmer stay off Powertools' import cost."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from chat.handlers import ping, warmer
+class Context:
+    aws_request_id = "cold"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:000000000000:function:dynamowave-ping"
+event = {"requestContext": {"routeKey": "ping", "connectionId": "c", "requestId": "r"}, "body": '{"action":"ping"}'}
+assert ping.handler(event, Context())["statusCode"] == 200
+assert warmer.handler({"warmer": True, "delayMs": 0}, Context()) == {"warmed": True}
+print("powertools" if "aws_lambda_powertools" in sys.modules else "none")
+"""
+    env = {"PATH": "/usr/bin:/bin", "AWS_REGION": "eu-west-1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "none"
