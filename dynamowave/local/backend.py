@@ -81,6 +81,7 @@ class Backend:
     redelivery_arn: str
     fanout_url: str = ""  # the sharded fan-out queue (big rooms' recipient batches)
     fanout_dlq_url: str = ""
+    fanout_arn: str = ""
     moto: Any = None
 
     @property
@@ -123,19 +124,28 @@ def create_delivery_queues(sqs: Any, table_name: str, settings: RedeliverySettin
     return dlq_url, queue_url, queue_arn
 
 
-def create_fanout_queues(sqs: Any, table_name: str, settings: RedeliverySettings) -> tuple[str, str]:
-    """The sharded fan-out queue and its DLQ: (queue url, dlq url)."""
+# A fan-out worker invocation lasts at most the delivery budget (3 s locally), but on a loaded laptop
+# it can outlast a few seconds: a visibility timeout that short hands the shard to a second worker
+# while the first still posts it (duplicates, and more load). On AWS it is 6 x the function timeout.
+FANOUT_VISIBILITY_TIMEOUT_S = 30
+
+
+def create_fanout_queues(sqs: Any, table_name: str, settings: RedeliverySettings) -> tuple[str, str, str]:
+    """The sharded fan-out queue and its DLQ: (queue url, dlq url, queue arn). No delivery delay:
+    shards are meant to go out now; a shard that could not be settled comes back after the
+    visibility timeout and reaches the DLQ after ``max_receive_count`` receives, like redeliveries."""
     dlq_url = sqs.create_queue(QueueName=f"{table_name}-fanout-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.max_receive_count)}
     queue_url = sqs.create_queue(
         QueueName=f"{table_name}-fanout",
         Attributes={
-            "VisibilityTimeout": str(settings.visibility_timeout_seconds),
+            "VisibilityTimeout": str(max(settings.visibility_timeout_seconds, FANOUT_VISIBILITY_TIMEOUT_S)),
             "RedrivePolicy": json.dumps(redrive),
         },
     )["QueueUrl"]
-    return queue_url, dlq_url
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return queue_url, dlq_url, queue_arn
 
 
 def start_backend(
@@ -164,10 +174,21 @@ def start_backend(
         moto.stop()
         raise RuntimeError(f"could not create the table at {dynamodb_url}: {err}") from err
     sqs = client("sqs", services_url, region)
-    queues = create_delivery_queues(sqs, table_name, redelivery)
-    fanout_url, fanout_dlq_url = create_fanout_queues(sqs, table_name, redelivery)
+    dlq_url, redelivery_url, redelivery_arn = create_delivery_queues(sqs, table_name, redelivery)
+    fanout_url, fanout_dlq_url, fanout_arn = create_fanout_queues(sqs, table_name, redelivery)
     return Backend(
-        services_url, dynamodb_url, region, table_name, stream_arn, *queues, fanout_url, fanout_dlq_url, moto
+        services_url,
+        dynamodb_url,
+        region,
+        table_name,
+        stream_arn,
+        dlq_url,
+        redelivery_url,
+        redelivery_arn,
+        fanout_url=fanout_url,
+        fanout_dlq_url=fanout_dlq_url,
+        fanout_arn=fanout_arn,
+        moto=moto,
     )
 
 

@@ -215,23 +215,49 @@ def distribute(
     inline, *shards = sharding.plan(
         frame, message.room, delivery.region, delivery.endpoint_url, ids, settings.fanout_shard_size
     )
-    # Queued first, so the workers start while this invocation posts its own shard.
-    unsent = sharding.FanoutQueue(settings.fanout_queue_url).enqueue(shards, deadline)
+    report, unsent = _post_while_enqueueing(deps, delivery, message, deadline, inline, shards)
     enqueued = len(shards) - len(unsent)
     metrics.count("ShardsEnqueued", enqueued)
     queued = sum(len(s.connection_ids) for s in shards) - sum(len(s.connection_ids) for s in unsent)
-    if unsent:
-        log.warning("fanout_shards_inline", room=message.room, messageId=message.message_id, shards=len(unsent))
-    here = [cid for shard in (inline, *unsent) for cid in shard.connection_ids]
     log.info(
         "fanout_sharded",
         room=message.room,
         messageId=message.message_id,
         recipients=len(ids),
         shards=enqueued,
-        inline=len(here),
+        inline=len(ids) - queued,
     )
-    return Distribution(fan_out(deps, delivery, message, deadline, here), enqueued, queued)
+    if unsent:  # the queue did not take them: posted from here rather than lost
+        log.warning("fanout_shards_inline", room=message.room, messageId=message.message_id, shards=len(unsent))
+        rest = fan_out(deps, delivery, message, deadline, [cid for s in unsent for cid in s.connection_ids])
+        report.delivered += rest.delivered
+        report.undelivered += rest.undelivered
+    return Distribution(report, enqueued, queued)
+
+
+def _post_while_enqueueing(
+    deps: Dependencies,
+    delivery: Delivery,
+    message: StoredMessage,
+    deadline: float,
+    inline: sharding.Shard,
+    shards: list[sharding.Shard],
+) -> tuple[DeliveryReport, list[sharding.Shard]]:
+    """Post the sender's own shard while the others go on the queue: queued one after the other,
+    either would wait for the other (measured locally: the sender's echo 98 ms after its ack with
+    the enqueue first, 37 ms unsharded). Returns the report and the shards the queue did not take."""
+    if not shards:
+        return fan_out(deps, delivery, message, deadline, inline.connection_ids), []
+    queue = sharding.FanoutQueue(deps.settings.fanout_queue_url or "")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fanout-enqueue") as pool:
+        pending = pool.submit(log.in_context(queue.enqueue), shards, deadline)
+        report = fan_out(deps, delivery, message, deadline, inline.connection_ids)
+        try:
+            unsent = pending.result()
+        except Exception as err:  # whatever happened, the shards are not known to be queued
+            log.error("fanout_enqueue_failed", shards=len(shards), **log.describe_error(err))
+            unsent = shards
+    return report, unsent
 
 
 def fan_out(
@@ -333,7 +359,8 @@ def deliver_shards(
     if not batch:
         return []
     with ThreadPoolExecutor(max_workers=len(batch), thread_name_prefix="fanout-shard") as pool:
-        settled = list(pool.map(attempt, batch))
+        # in_context: each thread's log lines and metrics belong to this invocation.
+        settled = list(pool.map(lambda record: log.in_context(attempt)(record), batch))
     return [record["messageId"] for record, ok in zip(batch, settled, strict=True) if not ok]
 
 
@@ -383,7 +410,7 @@ def redeliver_batch(
     if not batch:
         return []
     with ThreadPoolExecutor(max_workers=min(len(batch), delivery.concurrency), thread_name_prefix="redeliver") as pool:
-        statuses = list(pool.map(attempt, batch))
+        statuses = list(pool.map(lambda record: log.in_context(attempt)(record), batch))
     return [record["messageId"] for record, status in zip(batch, statuses, strict=True) if status == "failed"]
 
 
