@@ -244,8 +244,9 @@ def _post_while_enqueueing(
     shards: list[sharding.Shard],
 ) -> tuple[DeliveryReport, list[sharding.Shard]]:
     """Post the sender's own shard while the others go on the queue: queued one after the other,
-    either would wait for the other (measured locally: the sender's echo 98 ms after its ack with
-    the enqueue first, 37 ms unsharded). Returns the report and the shards the queue did not take."""
+    either would wait for the other (measured locally: the sender's echo came 98 ms after its ack
+    with the enqueue first, 31 ms with both at once). Returns the report and the shards the queue
+    did not take."""
     if not shards:
         return fan_out(deps, delivery, message, deadline, inline.connection_ids), []
     queue = sharding.FanoutQueue(deps.settings.fanout_queue_url or "")
