@@ -185,7 +185,6 @@ async def serve(args: argparse.Namespace) -> int:
             max_connection_s=args.max_connection_seconds,
             faults=Faults(args.post_fault_rate, args.post_gone_rate, args.post_latency_ms, rng),
             idp=idp,
-            allowed_origins=allowed_origins,
             public_config={"catchUpMarginMs": catch_up_margin_ms(args)},
         )
         for i, region in enumerate(regions)
@@ -241,7 +240,7 @@ async def serve(args: argparse.Namespace) -> int:
             print(f"[{gateway.region}] chat:        http://{gateway.domain_name}/")
             print(f"[{gateway.region}] websocket:   {gateway.websocket_url}")
             print(f"[{gateway.region}] @connections: {gateway.management_url}/@connections/{{connectionId}}")
-        print(f"allowed browser origins: {', '.join(allowed_origins)} (--allowed-origin adds others)")
+        print(f"allowed browser origins: {', '.join(allowed_origins)} (--allowed-origin replaces them)")
         if idp is not None:
             print(f"issuer: {idp.issuer} (RS256, audience {idp.audience}); sign in on the page, or")
             print(f"tokens: .venv/bin/dynamowave token --name NAME --url http://{_url_host(args.host)}:{args.port}")

@@ -83,7 +83,6 @@ class Gateway(ManagementApi):
         faults: Faults | None = None,
         public_config: dict[str, Any] | None = None,
         idp: LocalIdP | None = None,
-        allowed_origins: tuple[str, ...] = (),
     ) -> None:
         self.region = region
         self.stage = stage
@@ -97,7 +96,6 @@ class Gateway(ManagementApi):
         self.faults = faults or Faults()
         self.public_config = public_config or {}
         self.idp = idp  # the local OIDC issuer (--auth dev): its routes are served on every region's port
-        self.allowed_origins = allowed_origins  # browser Origins allowed to open a socket (empty: any)
         self.connections: dict[str, LocalConnection] = {}
         self.stats: Counter[str] = Counter()
         self.peers: list[Gateway] = []  # other regions, to detect cross-region management calls
@@ -233,14 +231,6 @@ class Gateway(ManagementApi):
             return web.Response(status=426, text="this endpoint only speaks WebSocket")
         connection_id = new_connection_id()
         authorizer = None
-        origin = request.headers.get("Origin")
-        if self.auth == "off" and origin is not None and self.allowed_origins and origin not in self.allowed_origins:
-            # With auth on the authorizer checks the Origin; without it the gateway does, so a page
-            # on a foreign site cannot open sockets through a visitor's browser. Clients that send
-            # no Origin (scripts, not browsers) are not browsers' victims: they are let through.
-            self.stats["connect_rejected"] += 1
-            self.stats["origin_rejected"] += 1
-            return web.json_response({"message": "Forbidden: Origin not allowed"}, status=403)
         if self.auth == "dev":
             authorizer = await self._authorize(request, connection_id)
             if authorizer is None:
@@ -260,6 +250,8 @@ class Gateway(ManagementApi):
             "isBase64Encoded": False,
             "requestContext": self._request_context("$connect", "CONNECT", conn, connection_id),
         }
+        # The Origin allow-list (ALLOWED_ORIGINS) is the handlers' to enforce, as on AWS: the
+        # authorizer's with --auth dev, $connect's with auth off (403 for a foreign browser page).
         try:
             result = await self.invoker.invoke_lifecycle(routes.ROUTES_BY_KEY["$connect"].function, self.region, event)
             status = int((result or {}).get("statusCode", 200))
