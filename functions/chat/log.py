@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 SERVICE = "dynamowave"  # when POWERTOOLS_SERVICE_NAME is not set (tests, the local runtime)
+LOGGER_NAME = "dynamowave"
 
 _NO_KEYS: Mapping[str, Any] = {}  # a context where no invocation ever began (a pool thread's)
 _ENDED: Mapping[str, Any] = {}  # a context whose invocation has ended: no ids, and no fallback
@@ -50,56 +51,76 @@ T = TypeVar("T")
 
 
 class _StdoutHandler(logging.StreamHandler):
-    """Writes to the current ``sys.stdout`` (Lambda sends it to CloudWatch Logs); looked up at each
-    line, so a test's captured stdout is used while it is in place and never kept after it closes."""
+    """Writes to the current ``sys.stdout`` (Lambda sends it to CloudWatch Logs), looked up at each
+    line: a test's captured stdout is used while it is in place and never kept after it closes.
+    ``setStream`` still works (``dynamowave replay-dlq`` sends these lines to stderr)."""
 
     def __init__(self) -> None:
+        self._stream: Any = None
         super().__init__(sys.stdout)
 
     @property
     def stream(self) -> Any:
-        return sys.stdout
+        return self._stream if self._stream is not None else sys.stdout
 
     @stream.setter
     def stream(self, value: Any) -> None:
-        pass
+        self._stream = None if value is sys.stdout else value
 
     def write_line(self, line: str) -> None:
         """One line outside the formatter (an EMF document), never interleaved with a log line."""
         with self.lock or contextlib.nullcontext():
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            self.stream.write(line + "\n")
+            self.stream.flush()
 
 
+def _initial_level() -> str:
+    """Powertools' order: Lambda's advanced logging controls, POWERTOOLS_LOG_LEVEL, LOG_LEVEL, INFO."""
+    alc = {"TRACE": "DEBUG", "FATAL": "CRITICAL"}.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
+    alc = alc or os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = alc or os.environ.get("POWERTOOLS_LOG_LEVEL") or os.environ.get("LOG_LEVEL") or "INFO"
+    return level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO"
+
+
+# The standard logger every line goes through, set up at import without Powertools: level checks
+# (and tools that redirect or quieten these logs: replay-dlq, the fuzz tests) work before the first
+# line. Its name stays "dynamowave" whatever the service is called.
 handler = _StdoutHandler()
+_std = logging.getLogger(LOGGER_NAME)
+if not any(isinstance(h, _StdoutHandler) for h in _std.handlers):
+    _std.addHandler(handler)
+else:  # chat.log imported twice (a test reloading it): keep the handler already in place
+    handler = next(h for h in _std.handlers if isinstance(h, _StdoutHandler))
+_std.propagate = False  # one line per call, whatever the root logger has
+_std.setLevel(_initial_level())
 
 
 @functools.cache
 def _logger() -> Any:
+    """Powertools' Logger over the standard logger above, created with the first line written."""
     from aws_lambda_powertools import Logger
 
-    service = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
     logger = Logger(
-        service=service,
+        service=LOGGER_NAME,  # the standard logger's name; the ``service`` key is set below
+        level=logging.getLevelName(_std.level) if _std.level else None,  # keep what was set since
         logger_handler=handler,
         use_rfc3339=True,
         utc=True,
         log_record_order=["timestamp", "level", "message", "location"],
     )
-    logging.getLogger(logger.name).propagate = False  # one line per call, whatever the root logger has
+    logger.append_keys(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE)
     return logger
 
 
 def log(level: int, event: str, **fields: Any) -> None:
-    logger = _logger()
-    if not logger.isEnabledFor(level):
+    if not _std.isEnabledFor(level):
         return
     keys = _keys.get()
     if keys is _NO_KEYS and _inflight == 1:
         keys = _only_keys
     extra = {**keys, **{(f"{k}_" if k in _RESERVED else k): v for k, v in fields.items()}, "event": event}
     # stacklevel 3: the line's ``location`` is the caller of info()/warning()/error(), not this module.
-    logger.log(level, event, stacklevel=3, extra=extra)
+    _logger().log(level, event, stacklevel=3, extra=extra)
 
 
 def info(event: str, **fields: Any) -> None:

@@ -349,3 +349,24 @@ print("powertools" if "aws_lambda_powertools" in sys.modules else "none")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "none"
+
+
+def test_the_standard_logger_can_be_quietened_and_redirected(capsys) -> None:
+    """replay-dlq and the fuzz tests configure the "dynamowave" logger; Powertools must keep that."""
+    import io
+    import logging
+
+    logger = logging.getLogger("dynamowave")
+    level = logger.level
+    elsewhere = io.StringIO()
+    assert log.handler in logger.handlers
+    previous = log.handler.setStream(elsewhere)
+    try:
+        logger.setLevel(logging.WARNING)
+        log.info("quiet")
+        log.warning("loud")
+    finally:
+        logger.setLevel(level)
+        log.handler.setStream(previous)
+    assert capsys.readouterr().out == ""
+    assert [json.loads(line)["event"] for line in elsewhere.getvalue().splitlines()] == ["loud"]
