@@ -1,0 +1,178 @@
+"""Processes the bench drives: `dynamowave dev` on free ports, and the recipients' sink."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+READY_TIMEOUT_S = 60.0
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra or {})}
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS"):
+        env.pop(name, None)
+    return env
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (Linux /proc; 0.0 where unavailable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class DevRuntime:
+    proc: subprocess.Popen[str]
+    lines: list[str]
+    table: str
+    region: str
+    ws_url: str
+    management_url: str
+    dynamodb_url: str
+    _reader: threading.Thread | None = field(default=None, repr=False)
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def __enter__(self) -> DevRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_dev(args: list[str], env: dict[str, str] | None = None) -> DevRuntime:
+    """`dynamowave dev` (this interpreter, ``-m``) on a free port with its own table; waits for ``ready:``."""
+    last = ""
+    for _attempt in range(3):
+        port, table = free_port(), f"bench-{uuid.uuid4().hex[:8]}"
+        cmd = [sys.executable, "-m", "dynamowave.cli", "dev", "--port", str(port), "--table-name", table, *args]
+        proc = subprocess.Popen(
+            cmd,
+            env=clean_env(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        lines: list[str] = []
+        ready = threading.Event()
+
+        def read(stream: Any = proc.stdout, lines: list[str] = lines, ready: threading.Event = ready) -> None:
+            for line in iter(stream.readline, ""):
+                lines.append(line)
+                if line.startswith("ready:"):
+                    ready.set()
+            ready.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        ready.wait(READY_TIMEOUT_S)
+        text = "".join(lines)
+        if any(line.startswith("ready:") for line in lines):
+            ddb = re.search(r"^DynamoDB: (\S+)", text, re.M)
+            ws = re.search(r"^\[([\w-]+)\] websocket:\s+(\S+)", text, re.M)
+            mgmt = re.search(r"^\[[\w-]+\] @connections:\s+(\S+)/@connections/", text, re.M)
+            if not (ddb and ws and mgmt):
+                proc.kill()
+                raise BenchError(f"could not parse the runtime's start-up output:\n{text}")
+            return DevRuntime(proc, lines, table, ws.group(1), ws.group(2), mgmt.group(1), ddb.group(1), reader)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        last = "".join(lines)
+        if "cannot listen" not in last:
+            break
+    raise BenchError(f"`dynamowave dev` did not start; its output:\n{last[-3000:]}")
+
+
+class SinkProcess:
+    """The recipients (dynamowave.bench.sink) in their own process."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dynamowave.bench.sink"],
+            env=clean_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+
+    def send(self, **command: Any) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
+
+    def read(self, timeout: float) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        box: list[str] = []
+        reader = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        reader.join(timeout)
+        if not box or not box[0]:
+            raise BenchError(f"the recipients' process did not answer within {timeout:.0f} s")
+        return dict(json.loads(box[0]))
+
+    def call(self, timeout: float = 600, **command: Any) -> dict[str, Any]:
+        self.send(**command)
+        return self.read(timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.send(cmd="quit")
+                self.proc.wait(30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def __enter__(self) -> SinkProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def wait_until(check: Any, timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return bool(check())
