@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from . import account, deploy, quotas, versions
+from . import account, deploy, identity, quotas, versions
 from .account import ClientFactory, Identity
 from .dns import DEFAULT_DOH_URL, Resolver, doh_resolver, no_resolver
 from .model import EXIT_USAGE, NO_CREDENTIALS, Row, exit_code, fail, format_table, summary, to_json, warn
@@ -29,6 +29,8 @@ AWS_ROWS = (
     ("hosted_zone", "Hosted zone"),
     ("primary", "Apply order"),
     ("kms_grant", "KMS CreateGrant"),
+    ("identity_provider", "Identity"),
+    ("powertools_layer", "Powertools layer"),
 )
 
 
@@ -50,6 +52,7 @@ class Deps:
     terraform_runner: versions.TerraformRunner = versions.run_command
     resolver: Resolver | None = None  # None: DNS-over-HTTPS (or none with --no-dns)
     has_credentials: Callable[[], bool] = _has_credentials
+    fetch_json: identity.FetchJson = identity.fetch_json  # the OIDC issuer's discovery document
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
 
@@ -74,7 +77,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Read-only checks of the AWS account, the region and the local tools before `make plan/apply`: "
         "Terraform and provider versions, identity, Lambda concurrency, API Gateway and Route 53 quotas, "
-        "the hosted zone, the apply order and KMS grants. Nothing is created or changed."
+        "the hosted zone, the apply order, KMS grants, the token issuer (auth_mode) and the Powertools layer. "
+        "Nothing is created or changed."
     )
     parser.epilog = "Exit codes: 0 no FAIL, 1 at least one FAIL, 2 usage error. See docs/preflight.md."
     parser.add_argument("--env", required=True, help="environment: terraform/env/ENV.tfvars")
@@ -173,16 +177,16 @@ def collect(args: argparse.Namespace, cfg: EnvConfig, deps: Deps) -> list[Row]:
     step("Terraform version", lambda: versions.terraform_row(deps.terraform_runner, args.terraform, required))
     step("AWS provider", lambda: versions.provider_row(args.terraform_dir))
     deps.err.write("==> AWS identity...\n")
-    identity, problem = _identity(deps, region)
-    if identity is None:
+    caller, problem = _identity(deps, region)
+    if caller is None:
         assert problem is not None
         rows.append(problem)
         rows += [warn(check, title, "not checked: no usable AWS credentials") for check, title in AWS_ROWS]
         return rows
-    rows.append(account.identity_row(identity, cfg))
+    rows.append(account.identity_row(caller, cfg))
     c = deps.clients
     sq = c("service-quotas", region)
-    r53_sq_region = quotas.ROUTE53_QUOTA_REGION if identity.partition == "aws" else region
+    r53_sq_region = quotas.ROUTE53_QUOTA_REGION if caller.partition == "aws" else region
     resolver = deps.resolver or (no_resolver if args.no_dns else doh_resolver(args.doh_url))
     primary = cfg.primary_region or region
     step(
@@ -202,7 +206,13 @@ def collect(args: argparse.Namespace, cfg: EnvConfig, deps: Deps) -> list[Row]:
     )
     step("Hosted zone", lambda: deploy.hosted_zone_row(c("route53", region), cfg, resolver), "hosted_zone")
     step("Apply order", lambda: deploy.primary_row(c("dynamodb", primary), cfg, region), "primary")
-    step("KMS CreateGrant", lambda: deploy.kms_grant_row(c("iam", region), identity, cfg), "kms_grant")
+    step("KMS CreateGrant", lambda: deploy.kms_grant_row(c("iam", region), caller, cfg), "kms_grant")
+    step(
+        "Identity",
+        lambda: identity.identity_row(c("cognito-idp", primary), cfg, region, caller, deps.fetch_json),
+        "identity_provider",
+    )
+    step("Powertools layer", lambda: identity.layer_row(c("lambda", region), cfg, region, caller), "powertools_layer")
     return rows
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -140,6 +141,10 @@ class EnvConfig:
     domain_error: str | None = None
     reservations: dict[str, int | None] = field(default_factory=dict)
     reservations_note: str = ""
+    # Every variable as a plan would see it: variables.tf defaults, overridden by the env file.
+    variables: dict[str, Any] = field(default_factory=dict)
+    # dist/manifest.json when it was built (runtime, architecture), else empty.
+    manifest: dict[str, Any] = field(default_factory=dict)
 
     def is_secondary(self, region: str) -> bool:
         return self.secondary_region is not None and region == self.secondary_region
@@ -163,6 +168,15 @@ def custom_domain(values: dict[str, Any]) -> tuple[CustomDomain | None, str | No
     if not name or not zone:
         return None, f"{source}: set both the domain name and the hosted zone id, or neither"
     return CustomDomain(name=name.rstrip(".").lower(), hosted_zone_id=zone.split("/")[-1]), None
+
+
+def load_manifest(terraform_dir: Path) -> dict[str, Any]:
+    """The build's manifest next to the root module (../dist/manifest.json), or {} before a build."""
+    try:
+        doc = json.loads((terraform_dir.parent / "dist" / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def load_env(terraform_dir: Path, env: str, tfvars_path: Path | None = None) -> EnvConfig:
@@ -196,4 +210,6 @@ def load_env(terraform_dir: Path, env: str, tfvars_path: Path | None = None) -> 
         domain_error=domain_error,
         reservations=reservations,
         reservations_note=note,
+        variables=variables,
+        manifest=load_manifest(terraform_dir),
     )

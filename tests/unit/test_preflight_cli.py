@@ -20,6 +20,7 @@ from tests.unit.test_preflight_support import (
     PRIMARY,
     SECONDARY,
     FakeIam,
+    FakeLambda,
     moto_env,  # noqa: F401 - the fixture, used by name
     patch_quotas,
     write_terraform_dir,
@@ -37,6 +38,8 @@ TITLES = (
     "Hosted zone",
     "Apply order",
     "KMS CreateGrant",
+    "Identity",
+    "Powertools layer",
 )
 
 
@@ -52,10 +55,14 @@ def parse(tf_dir: Path, *extra: str, region: str = PRIMARY) -> argparse.Namespac
 
 def deps(**overrides: Any) -> tuple[Deps, io.StringIO, io.StringIO]:
     out, err = io.StringIO(), io.StringIO()
-    iam = FakeIam()
+    iam, lambda_ = FakeIam(), FakeLambda()
 
     def clients(service: str, region: str) -> Any:
-        return iam if service == "iam" else boto3.client(service, region_name=region)  # type: ignore[call-overload]
+        if service == "iam":
+            return iam
+        if service == "lambda":  # layers: moto does not implement GetLayerVersionByArn
+            return _LambdaWithLayers(boto3.client("lambda", region_name=region), lambda_)
+        return boto3.client(service, region_name=region)  # type: ignore[call-overload]
 
     values: dict[str, Any] = {
         "clients": clients,
@@ -67,6 +74,19 @@ def deps(**overrides: Any) -> tuple[Deps, io.StringIO, io.StringIO]:
     }
     values.update(overrides)
     return Deps(**values), out, err
+
+
+class _LambdaWithLayers:
+    """moto's Lambda client, with the layer lookup answered by FakeLambda."""
+
+    def __init__(self, real: Any, layers: FakeLambda) -> None:
+        self._real, self._layers = real, layers
+
+    def get_layer_version_by_arn(self, Arn: str) -> dict[str, Any]:
+        return self._layers.get_layer_version_by_arn(Arn=Arn)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
 
 
 @pytest.fixture
@@ -116,6 +136,8 @@ def test_json_to_a_file(tf_dir: Path, tmp_path: Path) -> None:
         "hosted_zone",
         "primary",
         "kms_grant",
+        "identity_provider",
+        "powertools_layer",
     ]
     assert set(doc["rows"][0]) == {"check", "title", "status", "detail", "fix"}
     assert "STATUS" in out.getvalue()  # the table still prints
@@ -136,7 +158,7 @@ def test_missing_credentials(tf_dir: Path) -> None:
     assert run(parse(tf_dir), d) == 1
     text = " ".join(out.getvalue().split())
     assert "no AWS credentials: export AWS_PROFILE=... or run aws sso login" in text
-    assert text.count("not checked: no usable AWS credentials") == 6
+    assert text.count("not checked: no usable AWS credentials") == 8
     assert "Terraform version" in text  # the local checks still ran
 
 

@@ -44,7 +44,10 @@ def write_terraform_dir(
         'terraform {\n  required_version = ">= 1.11"\n  required_providers {\n'
         f'    aws = {{\n      source  = "hashicorp/aws"\n      version = "{aws_constraint}"\n    }}\n  }}\n}}\n'
     )
-    (root / "variables.tf").write_text('variable "project" {\n  type    = string\n  default = "dynamowave"\n}\n')
+    (root / "variables.tf").write_text(
+        'variable "project" {\n  type    = string\n  default = "dynamowave"\n}\n'
+        'variable "powertools_layer_version" {\n  type    = number\n  default = 27\n}\n'
+    )
     (root / "main.tf").write_text('locals {\n  name_prefix = "${var.project}-${var.environment}"\n}\n')
     specs = "\n".join(
         f"    {name} = {{\n      memory_size = 128\n      reserved_concurrency = {'null' if n is None else n}\n    }}"
@@ -94,6 +97,25 @@ def patch_quotas(monkeypatch: pytest.MonkeyPatch, values: dict[str, float]) -> N
 
 def client_error(code: str, operation: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": f"{code} (fake)"}}, operation)
+
+
+class FakeLambda:
+    """GetLayerVersionByArn as Lambda answers it for published layers (moto does not implement it)."""
+
+    def __init__(self, runtimes: tuple[str, ...] = ("python3.12", "python3.13"), missing: bool = False) -> None:
+        self.runtimes = runtimes
+        self.missing = missing
+        self.asked: list[str] = []
+
+    def get_layer_version_by_arn(self, Arn: str) -> dict[str, Any]:
+        self.asked.append(Arn)
+        if self.missing:
+            raise client_error("ResourceNotFoundException", "GetLayerVersionByArn")
+        return {
+            "LayerVersionArn": Arn,
+            "Description": "Powertools for AWS Lambda (Python)",
+            "CompatibleRuntimes": list(self.runtimes),
+        }
 
 
 class FakeIam:
