@@ -77,13 +77,16 @@ def variable_defaults(terraform_dir: Path) -> dict[str, Any]:
 
 
 def function_defaults(terraform_dir: Path) -> dict[str, int | None] | None:
-    """Default reservation per function from functions.tf `function_defaults` (None: unreserved).
+    """Default reservation per function from functions.tf (None: unreserved): `function_defaults`,
+    or `function_sizing` (the current layout: its entries carry no reservation, so every function
+    is unreserved unless the env's `functions` reserves it).
 
     None as a whole when the local is absent or unreadable, so callers can say so instead of
     silently assuming nothing is reserved.
     """
     try:
-        specs = _locals(terraform_dir / "functions.tf").get("function_defaults")
+        found = _locals(terraform_dir / "functions.tf")
+        specs = found.get("function_defaults", found.get("function_sizing"))
         if not isinstance(specs, dict):
             return None
         return {n: _reservation(s.get("reserved_concurrency")) for n, s in specs.items() if isinstance(s, dict)}
@@ -190,7 +193,7 @@ def load_env(terraform_dir: Path, env: str, tfvars_path: Path | None = None) -> 
     allowed = values.get("allowed_account_ids")
     domain, domain_error = custom_domain(values)
     defaults = function_defaults(terraform_dir)
-    note = "defaults from functions.tf function_defaults"
+    note = "defaults from functions.tf"
     if defaults is None:
         defaults, note = {}, "functions.tf function_defaults unreadable: only the env's overrides are counted"
     try:

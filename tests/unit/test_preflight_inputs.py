@@ -113,6 +113,18 @@ def test_reservations_follow_functions_tf_and_overrides(tmp_path: Path) -> None:
     assert cfg.table_name == "dynamowave-dev"
 
 
+def test_function_sizing_without_reservations_means_unreserved_unless_the_env_reserves(tmp_path: Path) -> None:
+    write_terraform_dir(tmp_path)
+    (tmp_path / "functions.tf").write_text(
+        "locals {\n  function_sizing = {\n"
+        "    connect = { memory_size = 256, timeout = 10 }\n"
+        "    health  = { memory_size = 128, timeout = 5 }\n  }\n}\n"
+    )
+    cfg = tfconfig.load_env(tmp_path, "dev")
+    assert cfg.reservations == {"connect": 5, "health": None}  # the base env file reserves connect = 5
+    assert "unreadable" not in cfg.reservations_note
+
+
 def test_unreadable_function_defaults_are_reported(tmp_path: Path) -> None:
     write_terraform_dir(tmp_path, defaults={"connect": "${var.x}"})
     cfg = tfconfig.load_env(tmp_path, "dev")
