@@ -370,3 +370,53 @@ def test_the_standard_logger_can_be_quietened_and_redirected(capsys) -> None:
         log.handler.setStream(previous)
     assert capsys.readouterr().out == ""
     assert [json.loads(line)["event"] for line in elsewhere.getvalue().splitlines()] == ["loud"]
+
+
+def test_stream_records_are_fanned_in_one_at_a_time_under_their_message_id(aws, management, capsys) -> None:
+    from chat.handlers import fanout
+    from tests.unit.conftest import OTHER_REGION, REGION, endpoint
+    from tests.unit.test_messaging import join, messages_in, send, stream_record
+
+    join("here")
+    join("gone-soon")
+    join("there", region=OTHER_REGION)
+    send("there", {"action": "sendMessage", "text": "first"}, region=OTHER_REGION)
+    send("there", {"action": "sendMessage", "text": "second"}, region=OTHER_REGION)
+    first, second = sorted(messages_in(aws), key=lambda item: item["SK"]["S"])
+    management[endpoint(REGION)].gone.add("gone-soon")  # 410: pruned while the first record is fanned in
+    capsys.readouterr()
+    records = [stream_record(first, "1"), stream_record(first, "2", "MODIFY"), stream_record(second, "3")]
+    assert fanout.handler({"Records": records}, stream_context("lambda-f")) == {"batchItemFailures": []}
+    lines, emf = output_lines(capsys.readouterr().out)
+    (pruned,) = [line for line in lines if line["event"] == "stale_connection_pruned"]
+    assert pruned["connectionId"] == "gone-soon" and pruned["messageId"] == first["messageId"]["S"]
+    fanned = [line["messageId"] for line in lines if line["event"] == "message_fanned_out"]
+    assert fanned == [first["messageId"]["S"], second["messageId"]["S"]]
+    assert all(line["requestId"] == "lambda-f" for line in lines)
+    assert len(emf) == 1 and check_emf(emf[0])["StaleConnectionsPruned"] == [1.0]
+
+
+def test_the_stream_resumes_from_the_first_record_that_failed(aws, management, monkeypatch) -> None:
+    from chat import service
+    from chat.handlers import fanout
+    from tests.unit.conftest import OTHER_REGION
+    from tests.unit.test_messaging import join, messages_in, send, stream_record
+
+    join("here")
+    join("there", region=OTHER_REGION)
+    for text in ("a", "b", "c"):
+        send("there", {"action": "sendMessage", "text": text}, region=OTHER_REGION)
+    a, b, c = sorted(messages_in(aws), key=lambda item: item["SK"]["S"])
+    seen: list[str] = []
+    real = service.distribute
+
+    def distribute(deps, delivery, message, *args, **kwargs):
+        seen.append(message.message_id)
+        if message.message_id == b["messageId"]["S"]:
+            raise RuntimeError("table unreachable")
+        return real(deps, delivery, message, *args, **kwargs)
+
+    monkeypatch.setattr(service, "distribute", distribute)
+    records = [stream_record(a, "1"), stream_record(b, "2"), stream_record(c, "3")]
+    assert fanout.handler({"Records": records}, Context()) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert seen == [a["messageId"]["S"], b["messageId"]["S"]]  # c waits for the retry from b on
