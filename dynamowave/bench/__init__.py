@@ -5,6 +5,7 @@ runtime; prints tables and writes results.json and fanout.png (see docs/bench.md
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ SECTIONS = ("fanout", "rcu", "latency", "coldstart")
 DEFAULTS = {
     "sizes": [100, 1000, 5000],
     "latencies": [0, 20],
+    "shard_size": 250,
     "rcu_connections": 100_000,
     "latency_clients": 200,
     "latency_rates": [2.0, 10.0],
@@ -25,6 +27,7 @@ DEFAULTS = {
 QUICK = {
     "sizes": [20, 60],
     "latencies": [0],
+    "shard_size": 5,
     "rcu_connections": 2_000,
     "latency_clients": 20,
     "latency_rates": [2.0],
@@ -76,6 +79,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a small run (tiny rooms, short load): a smoke test")
     parser.add_argument("--sizes", type=_int_list, help="fan-out room sizes (default 100,1000,5000)")
     parser.add_argument("--latencies", type=_int_list, help="injected @connections latencies, ms (default 0,20)")
+    parser.add_argument(
+        "--shard-size", type=cliargs.positive_int, help="FANOUT_SHARD_SIZE for ours-sharded (250, the default)"
+    )
     parser.add_argument("--rcu-connections", type=cliargs.positive_int, help="connections in the RCU table (100000)")
     parser.add_argument("--latency-clients", type=cliargs.positive_int, help="clients in the latency room (200)")
     parser.add_argument("--latency-rates", type=_rate_list, help="messages/s for the latency runs (2,10)")
@@ -89,6 +95,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def settings(args: argparse.Namespace) -> dict[str, Any]:
     base = QUICK if args.quick else DEFAULTS
     return {key: getattr(args, key) if getattr(args, key) is not None else default for key, default in base.items()}
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _progress(line: str) -> None:
@@ -123,6 +133,8 @@ def main(args: argparse.Namespace) -> int:
     from dynamowave.bench.runtime import BenchError, start_dev
 
     opts = settings(args)
+    # SIGTERM (make's Ctrl-C, a test's timeout) unwinds like Ctrl-C: the runtimes and DynamoDB Local stop.
+    signal.signal(signal.SIGTERM, _terminate)
     if "fanout" in args.only and (len(opts["sizes"]) < 1 or opts["sizes"][0] < 2):
         print("error: --sizes: rooms need at least 2 recipients", file=sys.stderr)
         return 2
@@ -135,7 +147,7 @@ def main(args: argparse.Namespace) -> int:
     )
     try:
         if "fanout" in args.only:
-            results["fanout"] = fanout.run(opts["sizes"], opts["latencies"], True, _progress)
+            results["fanout"] = fanout.run(opts["sizes"], opts["latencies"], opts["shard_size"], _progress)
             results["fanout"]["machine"] = {"cores": results["machine"]["cores"]}
         if "rcu" in args.only:
             results["rcu"] = rcu.run(opts["rcu_connections"], _progress)

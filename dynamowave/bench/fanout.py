@@ -62,7 +62,8 @@ class InProcess:
                 "FANOUT_SHARD_THRESHOLD": NO_SHARDING,
             }
         )
-        os.environ.pop("AWS_PROFILE", None)
+        for name in ("AWS_PROFILE", "FANOUT_QUEUE_URL"):
+            os.environ.pop(name, None)
         from chat import deps
 
         deps.reset()
@@ -87,13 +88,14 @@ class InProcess:
         )
 
     def ours(self, room: str, marker: str) -> int:
-        from chat.service import fan_out
+        from chat.service import distribute
         from chat.store.messages import StoredMessage
 
         ts = int(time.time() * 1000)
         message = StoredMessage(room, f"01BENCH{uuid.uuid4().hex[:19].upper()}", "bench", marker, ts, "", "")
-        report = fan_out(self.deps, self.delivery, message, time.monotonic() + 600)
-        return report.delivered
+        # No FANOUT_QUEUE_URL in this process: distribute posts every member from here, as
+        # send_message does for a room at or below the shard threshold.
+        return distribute(self.deps, self.delivery, message, time.monotonic() + 600).report.delivered
 
     def original(self, room: str, marker: str) -> int:
         ids: list[str] = []
@@ -146,13 +148,24 @@ def _timed(
     }
 
 
+def shard_threshold(sizes: list[int]) -> int:
+    """Below the smallest room, so every measured room is sharded (chat.config: 2 at least)."""
+    return max(2, min(sizes) // 2)
+
+
 def run_latency(
-    latency_ms: int, sizes: list[int], sharding: bool, progress: ProgressFn, designs: tuple[str, ...]
+    latency_ms: int,
+    sizes: list[int],
+    shard_size: int | None,
+    progress: ProgressFn,
+    designs: tuple[str, ...],
 ) -> list[dict[str, Any]]:
-    """Every design and size at one injected @connections latency (one runtime, one set of sockets)."""
+    """Every design and size at one injected @connections latency (one runtime, one set of sockets).
+    ``shard_size`` None: sharding is not available, the runtime never shards."""
     largest = max(sizes)
-    threshold = max(2, min(sizes) // 2)  # chat.config: 2 at least
-    env = {"FANOUT_SHARD_THRESHOLD": str(threshold)} if sharding else {"FANOUT_SHARD_THRESHOLD": NO_SHARDING}
+    env = {"FANOUT_SHARD_THRESHOLD": NO_SHARDING}
+    if shard_size is not None:
+        env = {"FANOUT_SHARD_THRESHOLD": str(shard_threshold(sizes)), "FANOUT_SHARD_SIZE": str(shard_size)}
     rows: list[dict[str, Any]] = []
     progress(f"fanout: starting the local runtime (@connections latency {latency_ms} ms)")
     with start_dev(["--post-latency-ms", str(latency_ms)], env) as runtime, SinkProcess() as sink:
@@ -206,18 +219,21 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
             row["ratio_vs_original"] = None
 
 
-def run(sizes: list[int], latencies: list[int], with_original: bool, progress: ProgressFn) -> dict[str, Any]:
+def run(
+    sizes: list[int], latencies: list[int], shard_size: int, progress: ProgressFn, with_original: bool = True
+) -> dict[str, Any]:
     available, status = sharding_status()
     designs = ("ours", *(("ours-sharded",) if available else ()), *(("original",) if with_original else ()))
     if not available:
         progress(f"fanout: sharding {status}")
     rows: list[dict[str, Any]] = []
     for latency in latencies:
-        rows += run_latency(latency, sizes, available, progress, designs)
+        rows += run_latency(latency, sizes, shard_size if available else None, progress, designs)
     add_ratios(rows)
     return {
         "sizes": sizes,
         "latencies_ms": latencies,
-        "sharding": {"available": available, "status": status},
+        "sharding": {"available": available, "status": status}
+        | ({"threshold": shard_threshold(sizes), "shard_size": shard_size} if available else {}),
         "cases": rows,
     }

@@ -54,8 +54,14 @@ def fanout_table(fanout: dict[str, Any]) -> str:
             f"{(_num(ratio, '.3f') + 'x') if ratio is not None else '-':>11}"
             + ("" if row["complete"] else f"  INCOMPLETE: {row['received']:,} received")
         )
-    if not fanout["sharding"]["available"]:
-        lines.append(f"ours-sharded: {fanout['sharding']['status']}")
+    sharding = fanout["sharding"]
+    if not sharding["available"]:
+        lines.append(f"ours-sharded: {sharding['status']}")
+    elif "threshold" in sharding:
+        lines.append(
+            f"ours-sharded: a sendMessage through the runtime, FANOUT_SHARD_THRESHOLD {sharding['threshold']}, "
+            f"FANOUT_SHARD_SIZE {sharding['shard_size']} (client CPU: -, the posts run in the runtime)"
+        )
     return "\n".join(lines)
 
 

@@ -36,6 +36,20 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM it when the bench dies, even by SIGKILL (a timed-out
+    test kills the bench), so no runtime or sink outlives the run."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+CHILD_OPTIONS: dict[str, Any] = {"preexec_fn": _die_with_parent} if sys.platform == "linux" else {}
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process (Linux /proc; 0.0 where unavailable)."""
     try:
@@ -89,6 +103,7 @@ def start_dev(args: list[str], env: dict[str, str] | None = None) -> DevRuntime:
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            **CHILD_OPTIONS,
         )
         lines: list[str] = []
         ready = threading.Event()
@@ -132,6 +147,7 @@ class SinkProcess:
             stdout=subprocess.PIPE,
             text=True,
             bufsize=1,
+            **CHILD_OPTIONS,
         )
 
     def send(self, **command: Any) -> None:
