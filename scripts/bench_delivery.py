@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Fan-out benchmark: botocore's apigatewaymanagementapi client (the old delivery path) against the
-lean client (chat.connections_api) behind chat.delivery.Delivery, in the same run.
+lean client (chat.connections_api) behind chat.delivery.Delivery, in the same run. It isolates the
+delivery client; `dynamowave bench` (docs/bench.md) measures the whole fan-out against the original
+design on the local runtime's real sockets.
 
     .venv/bin/python scripts/bench_delivery.py [--sizes 100,1000] [--latencies 0,20] [--repeat 3]
     .venv/bin/python scripts/bench_delivery.py --sweep 8,16,32,64,128     # concurrency, 1,000 @ 20 ms
