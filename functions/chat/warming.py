@@ -49,7 +49,7 @@ def warm_all(targets: dict[str, int]) -> dict[str, Any]:
         return {"invoked": 0, "failed": 0, "functions": {}}
     ok: Counter[str] = Counter()
     with ThreadPoolExecutor(max_workers=min(len(jobs), 64), thread_name_prefix="warm") as pool:
-        for name, success in zip(jobs, pool.map(_invoke, jobs), strict=True):
+        for name, success in zip(jobs, pool.map(log.in_context(_invoke), jobs), strict=True):
             ok[name] += int(success)
     summary = {name: {"requested": count, "warm": ok[name]} for name, count in targets.items()}
     failed = len(jobs) - sum(ok.values())
