@@ -420,3 +420,18 @@ def test_the_stream_resumes_from_the_first_record_that_failed(aws, management, m
     records = [stream_record(a, "1"), stream_record(b, "2"), stream_record(c, "3")]
     assert fanout.handler({"Records": records}, Context()) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
     assert seen == [a["messageId"]["S"], b["messageId"]["S"]]  # c waits for the retry from b on
+
+
+def test_only_the_first_invocation_of_an_environment_is_marked_cold(capsys, monkeypatch) -> None:
+    from chat import runtime
+
+    @entrypoint(failure=retry_whole_batch)
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        log.info("handled")
+        return {}
+
+    monkeypatch.setattr(runtime, "_cold", True)  # a fresh execution environment
+    handler({"Records": []}, Context())
+    handler({"Records": []}, Context())
+    first, second = output_lines(capsys.readouterr().out)[0]
+    assert first["coldStart"] is True and "coldStart" not in second
