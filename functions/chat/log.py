@@ -115,10 +115,7 @@ def _logger() -> Any:
 def log(level: int, event: str, **fields: Any) -> None:
     if not _std.isEnabledFor(level):
         return
-    keys = _keys.get()
-    if keys is _NO_KEYS and _inflight == 1:
-        keys = _only_keys
-    extra = {**keys, **{(f"{k}_" if k in _RESERVED else k): v for k, v in fields.items()}, "event": event}
+    extra = {**_effective_keys(), **{(f"{k}_" if k in _RESERVED else k): v for k, v in fields.items()}, "event": event}
     # stacklevel 3: the line's ``location`` is the caller of info()/warning()/error(), not this module.
     _logger().log(level, event, stacklevel=3, extra=extra)
 
@@ -161,15 +158,20 @@ def end_invocation(token: contextvars.Token[Mapping[str, Any]]) -> None:
     _keys.set(_ENDED)
 
 
+def _effective_keys() -> Mapping[str, Any]:
+    keys = _keys.get()
+    return _only_keys if keys is _NO_KEYS and _inflight == 1 else keys
+
+
 def current_keys() -> dict[str, Any]:
-    """The correlation ids bound in this context."""
-    return dict(_keys.get())
+    """The correlation ids this context's lines carry."""
+    return dict(_effective_keys())
 
 
 @contextlib.contextmanager
 def bind(**keys: Any) -> Iterator[None]:
     """Add ids (e.g. one record's ``messageId``) to every line written in this block."""
-    token = _keys.set({**_keys.get(), **{k: v for k, v in keys.items() if v is not None}})
+    token = _keys.set({**_effective_keys(), **{k: v for k, v in keys.items() if v is not None}})
     try:
         yield
     finally:
