@@ -336,7 +336,8 @@ def deliver_shard(deps: Dependencies, record: Mapping[str, Any], delivery: Deliv
     if shard.region != delivery.region:  # connection ids are regional
         log.error("fanout_shard_dropped", reason="record of another region", region=shard.region, **fields)
         return True
-    report, settled = _post_and_settle(deps, delivery, shard.frame, shard.room, deadline, shard.connection_ids)
+    with log.bind(messageId=shard.message_id):  # every line about this shard (prunes, parks) names the message
+        report, settled = _post_and_settle(deps, delivery, shard.frame, shard.room, deadline, shard.connection_ids)
     log.info(
         "fanout_shard_delivered", recipients=len(shard.connection_ids), settled=settled, **fields, **report.counts()
     )
