@@ -246,6 +246,33 @@ def test_over_the_rate_a_frame_is_refused_with_retry_after_and_nothing_happens(
     assert send("bob", {"action": "sendMessage", "text": "b0"}) == {}
 
 
+def test_refusals_this_environment_can_prove_cost_the_table_nothing(aws, management, frozen, monkeypatch) -> None:
+    """A flooder costs one conditional write per token, not one per frame: once a refusal showed
+    where ``tat`` is, later frames before it are refused from that (a lower bound: never lenient)."""
+    from chat.store.connections import Connections
+
+    writes: list[str] = []
+    real = Connections.set_send_tat
+
+    def counting(self, connection_id, *args):
+        writes.append(connection_id)
+        return real(self, connection_id, *args)
+
+    monkeypatch.setattr(Connections, "set_send_tat", counting)
+    join("alice")
+    for n in range(3):
+        assert send("alice", {"action": "sendMessage", "text": f"m{n}"}) == {}
+    assert len(writes) == 3
+    assert send("alice", {"action": "sendMessage", "text": "x"})["retryAfterMs"] == 100
+    for _ in range(20):
+        assert send("alice", {"action": "sendMessage", "text": "x"})["code"] == "rate_limited"
+    assert len(writes) == 3  # the bucket state is remembered, so no further writes
+    frozen[0] += 0.1
+    assert send("alice", {"action": "sendMessage", "text": "after"}) == {}  # the table said yes
+    assert len(writes) == 4
+    assert len(stored_messages(aws)) == 4
+
+
 def test_invalid_frames_are_refused_before_the_bucket_is_touched(aws, management, frozen) -> None:
     join("alice")
     for _ in range(5):
