@@ -24,14 +24,15 @@ locals {
   cognito_domain_prefix = coalesce(var.cognito.domain_prefix, "${local.name_prefix}-${local.account_id}")
 
   # SECONDARY: the primary's pool (exactly one of that name) and its web client, when they exist.
-  primary_pool_ids   = try(data.aws_cognito_user_pools.primary[0].ids, [])
-  primary_pool_id    = length(local.primary_pool_ids) == 1 ? local.primary_pool_ids[0] : null
-  primary_clients    = one(data.aws_cognito_user_pool_clients.primary[*])
-  primary_client_id  = try(local.primary_clients.client_ids[index(local.primary_clients.client_names, "${local.cognito_name}-web")], null)
-  cognito_issuer     = local.is_primary ? one(module.cognito[*].issuer) : (local.primary_pool_id == null ? null : "https://cognito-idp.${var.primary_region}.amazonaws.com/${local.primary_pool_id}")
-  cognito_client_id  = local.is_primary ? one(module.cognito[*].client_id) : local.primary_client_id
-  cognito_hosted_ui  = local.cognito ? "https://${local.cognito_domain_prefix}.auth.${var.primary_region}.amazoncognito.com" : null
-  cognito_configured = local.cognito_issuer != null && local.cognito_client_id != null
+  primary_pool_ids  = try(data.aws_cognito_user_pools.primary[0].ids, [])
+  primary_pool_id   = length(local.primary_pool_ids) == 1 ? local.primary_pool_ids[0] : null
+  primary_clients   = one(data.aws_cognito_user_pool_clients.primary[*])
+  primary_client_id = try(local.primary_clients.client_ids[index(local.primary_clients.client_names, "${local.cognito_name}-web")], null)
+  cognito_issuer    = local.is_primary ? one(module.cognito[*].issuer) : (local.primary_pool_id == null ? null : "https://cognito-idp.${var.primary_region}.amazonaws.com/${local.primary_pool_id}")
+  cognito_client_id = local.is_primary ? one(module.cognito[*].client_id) : local.primary_client_id
+  cognito_hosted_ui = local.cognito ? "https://${local.cognito_domain_prefix}.auth.${var.primary_region}.amazoncognito.com" : null
+  # The primary creates what it trusts; the secondary must have found it.
+  cognito_configured = local.is_primary || (local.primary_pool_id != null && local.primary_client_id != null)
 
   # What the authorizer verifies (AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL).
   auth_issuer = {
@@ -45,8 +46,14 @@ locals {
     cognito = local.cognito_client_id == null ? "" : local.cognito_client_id
   }[var.auth_mode]
   # Cognito publishes its keys at <issuer>/.well-known/jwks.json; for oidc the discovery document
-  # says where unless oidc_jwks_url is set.
-  auth_jwks_url = local.cognito && local.cognito_configured ? "${local.auth_issuer}/.well-known/jwks.json" : (var.auth_mode == "oidc" ? var.oidc_jwks_url : null)
+  # says where unless oidc_jwks_url is set. Whether it is set is known at plan time (auth_jwks_set),
+  # even while the primary's new pool id is not.
+  auth_jwks_url = {
+    none    = null
+    oidc    = var.oidc_jwks_url
+    cognito = local.is_primary ? one(module.cognito[*].jwks_url) : (local.cognito_issuer == null ? null : "${local.cognito_issuer}/.well-known/jwks.json")
+  }[var.auth_mode]
+  auth_jwks_set = local.cognito || (var.auth_mode == "oidc" && var.oidc_jwks_url != null)
 }
 
 module "cognito" {

@@ -46,7 +46,7 @@ locals {
       MAX_TOKEN_LIFETIME_SECONDS = tostring(var.max_token_lifetime_seconds)
     },
     local.env_origins,
-    local.auth_jwks_url == null ? {} : { AUTH_JWKS_URL = local.auth_jwks_url },
+    local.auth_jwks_set ? { AUTH_JWKS_URL = local.auth_jwks_url } : {},
     local.cognito ? { AUTH_TOKEN_USE = var.auth_token_use } : {},
   )
 

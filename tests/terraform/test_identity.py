@@ -222,7 +222,10 @@ def test_the_authorizer_trusts_the_configured_issuer_and_calls_no_aws_api(root):
     auth = root.locals["env_authorizer"]
     text = str(auth)
     assert {"local.auth_issuer", "local.auth_audience", "var.auth_mode", "var.auth_name_claim"} <= refs(text)
-    assert "local.auth_jwks_url" in refs(text) and "AUTH_JWKS_URL" in text  # only when set
+    assert {"local.auth_jwks_url", "local.auth_jwks_set"} <= refs(text) and "AUTH_JWKS_URL" in text  # only when set
+    # known at plan time: the mode and the variable, never the new pool's id
+    assert refs(root.locals["auth_jwks_set"]) == {"local.cognito", "var.auth_mode", "var.oidc_jwks_url"}
+    assert "module.cognito[*].jwks_url" in refs(root.locals["auth_jwks_url"])
     assert re.search(r"local\.cognito \? \{'AUTH_TOKEN_USE': '\$\{var\.auth_token_use\}'\} : \{\}", text)
     issuer = root.locals["auth_issuer"]
     assert {"var.oidc_issuer_url", "local.cognito_issuer", "var.auth_mode"} <= refs(issuer)
