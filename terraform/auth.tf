@@ -34,25 +34,22 @@ locals {
   # The primary creates what it trusts; the secondary must have found it.
   cognito_configured = local.is_primary || (local.primary_pool_id != null && local.primary_client_id != null)
 
-  # What the authorizer verifies (AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL).
-  auth_issuer = {
-    none    = ""
-    oidc    = var.oidc_issuer_url == null ? "" : var.oidc_issuer_url
-    cognito = local.cognito_issuer == null ? "" : local.cognito_issuer
-  }[var.auth_mode]
-  auth_audience = {
-    none    = ""
-    oidc    = var.oidc_audience == null ? "" : var.oidc_audience
-    cognito = local.cognito_client_id == null ? "" : local.cognito_client_id
-  }[var.auth_mode]
+  # What the authorizer verifies (AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL); "" with auth_mode none.
+  auth_issuer = (var.auth_mode == "cognito"
+    ? (local.cognito_issuer == null ? "" : local.cognito_issuer)
+    : (var.auth_mode == "oidc" && var.oidc_issuer_url != null ? var.oidc_issuer_url : "")
+  )
+  auth_audience = (var.auth_mode == "cognito"
+    ? (local.cognito_client_id == null ? "" : local.cognito_client_id)
+    : (var.auth_mode == "oidc" && var.oidc_audience != null ? var.oidc_audience : "")
+  )
   # Cognito publishes its keys at <issuer>/.well-known/jwks.json; for oidc the discovery document
   # says where unless oidc_jwks_url is set. Whether it is set is known at plan time (auth_jwks_set),
   # even while the primary's new pool id is not.
-  auth_jwks_url = {
-    none    = null
-    oidc    = var.oidc_jwks_url
-    cognito = local.is_primary ? one(module.cognito[*].jwks_url) : (local.cognito_issuer == null ? null : "${local.cognito_issuer}/.well-known/jwks.json")
-  }[var.auth_mode]
+  auth_jwks_url = (var.auth_mode == "cognito"
+    ? (local.is_primary ? one(module.cognito[*].jwks_url) : (local.cognito_issuer == null ? null : "${local.cognito_issuer}/.well-known/jwks.json"))
+    : (var.auth_mode == "oidc" ? var.oidc_jwks_url : null)
+  )
   auth_jwks_set = local.cognito || (var.auth_mode == "oidc" && var.oidc_jwks_url != null)
 }
 
