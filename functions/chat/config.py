@@ -48,7 +48,6 @@ class Settings:
     auth_token_use: str | None = None  # Cognito: "id" or "access"
     max_token_lifetime_seconds: int = 86400  # exp - iat above this is refused
     allowed_origins: tuple[str, ...] = ()  # browser Origins allowed to open a socket (empty: any)
-    auth_secret_parameter: str | None = None
     # Abuse limits (per connection / per user).
     send_rate_per_second: int = 10
     send_burst: int = 20
@@ -89,7 +88,6 @@ def settings() -> Settings:
         auth_token_use=os.environ.get("AUTH_TOKEN_USE") or None,
         max_token_lifetime_seconds=_int("MAX_TOKEN_LIFETIME_SECONDS", 86400, 60, 7 * 86400),
         allowed_origins=tuple(o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()),
-        auth_secret_parameter=os.environ.get("AUTH_SECRET_PARAMETER") or None,
         send_rate_per_second=_int("SEND_RATE_PER_SECOND", 10, 1, 1000),
         send_burst=_int("SEND_BURST", 20, 1, 10000),
         max_rooms_per_connection=_int("MAX_ROOMS_PER_CONNECTION", 20, 1, 1000),

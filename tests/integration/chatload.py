@@ -204,6 +204,7 @@ class LoadClient:
             try:
                 ws = await connect(
                     self.connect_url(),
+                    origin=http_url_of(self.url).rstrip("/"),  # a browser's: --auth dev requires one
                     open_timeout=OPEN_TIMEOUT_S,
                     close_timeout=5,
                     ping_interval=None,
@@ -763,8 +764,14 @@ async def stop_all(clients: list[LoadClient], batch: int = 200) -> None:
 
 
 def fetch_token(http_url: str, name: str) -> str:
-    """A dev token from a runtime started with --auth dev (``GET /local/token?name=``)."""
-    with urllib.request.urlopen(f"{http_url.rstrip('/')}/local/token?{urlencode({'name': name})}", timeout=10) as r:
+    """A dev token from a runtime started with --auth dev (its issuer's ``POST /idp/token``)."""
+    request = urllib.request.Request(
+        f"{http_url.rstrip('/')}/idp/token",
+        data=json.dumps({"name": name}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as r:
         return str(json.load(r)["token"])
 
 

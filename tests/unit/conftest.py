@@ -95,7 +95,13 @@ def aws(monkeypatch: pytest.MonkeyPatch):
         "AWS_ENDPOINT_URL_DYNAMODB",
         "AWS_ENDPOINT_URL_SQS",
         "CONNECTIONS_ENDPOINTS",
-        "AUTH_SECRET",
+        "AUTH_MODE",
+        "AUTH_ISSUER",
+        "AUTH_AUDIENCE",
+        "AUTH_JWKS_URL",
+        "AUTH_TOKEN_USE",
+        "AUTH_JWKS_REFRESH_SECONDS",
+        "ALLOWED_ORIGINS",
         "WARM_TARGETS",
     ):
         monkeypatch.delenv(key, raising=False)

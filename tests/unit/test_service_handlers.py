@@ -1,4 +1,4 @@
-"""authorizer, health and warmer."""
+"""health and warmer (the authorizer: test_auth_oidc.py)."""
 
 from __future__ import annotations
 
@@ -6,58 +6,11 @@ import json
 import threading
 import time
 
-import boto3
 import pytest
 
-from chat import auth, warming
-from chat.handlers import authorizer, health, warmer
-from tests.unit.conftest import REGION, Context
-
-METHOD_ARN = "arn:aws:execute-api:eu-west-1:000000000000:abc123/dev/$connect"
-
-
-@pytest.fixture
-def secret_parameter(aws, monkeypatch):
-    boto3.client("ssm", region_name=REGION).put_parameter(
-        Name="/dynamowave/test/auth", Value="k3y", Type="SecureString"
-    )
-    monkeypatch.setenv("AUTH_SECRET_PARAMETER", "/dynamowave/test/auth")
-    from chat import deps
-
-    deps.reset()
-    auth.signing_secret.cache_clear()
-    yield b"k3y"
-    auth.signing_secret.cache_clear()
-
-
-def authorize(token: str | None) -> dict:
-    event = {"type": "REQUEST", "methodArn": METHOD_ARN, "queryStringParameters": {"token": token} if token else None}
-    return authorizer.handler(event, Context(function="authorizer"))
-
-
-def test_authorizer_allows_a_valid_token_and_passes_identity(secret_parameter) -> None:
-    result = authorize(auth.issue(secret_parameter, "user-1", "Al\u202eice", "dynamowave"))
-    assert result["principalId"] == "user-1"
-    assert result["policyDocument"]["Statement"] == [
-        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": METHOD_ARN}
-    ]
-    assert result["context"] == {"userId": "user-1", "name": "Alice"}
-
-
-@pytest.mark.parametrize("token", [None, "garbage", "a.b.c"])
-def test_authorizer_denies_bad_tokens(secret_parameter, token) -> None:
-    assert authorize(token)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
-
-
-def test_authorizer_denies_tokens_signed_with_another_secret(secret_parameter) -> None:
-    result = authorize(auth.issue(b"wrong", "user-1", "x", "dynamowave"))
-    assert result["policyDocument"]["Statement"][0]["Effect"] == "Deny" and "context" not in result
-
-
-def test_authorizer_without_a_secret_refuses_with_401(aws, monkeypatch) -> None:
-    auth.signing_secret.cache_clear()
-    with pytest.raises(Exception, match="Unauthorized"):
-        authorize("a.b.c")
+from chat import warming
+from chat.handlers import health, warmer
+from tests.unit.conftest import Context
 
 
 def test_health_reports_region_and_version(aws, monkeypatch) -> None:
