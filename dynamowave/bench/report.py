@@ -52,6 +52,7 @@ def fanout_table(fanout: dict[str, Any]) -> str:
             f"{_num(row['deliveries_per_s'], ',.0f'):>8} {_num(client, '.3f'):>15} "
             f"{_num(row['runtime_cpu_ms_per_recipient'], '.3f'):>16} "
             f"{(_num(ratio, '.3f') + 'x') if ratio is not None else '-':>11}"
+            + (f"  (Scan {row['scan_s']:.3f} s)" if "scan_s" in row else "")
             + ("" if row["complete"] else f"  INCOMPLETE: {row['received']:,} received")
         )
     sharding = fanout["sharding"]

@@ -46,9 +46,10 @@ def test_ratios_compare_the_same_case_and_skip_incomplete_runs() -> None:
 
 def test_fanout_table_marks_incomplete_runs_and_missing_sharding() -> None:
     rows = [case("original", 100, 2.0), case("ours", 100, 0.5), case("ours", 1000, 1.0, received=10)]
+    rows[0]["scan_s"] = 1.25
     add_ratios(rows)
     table = fanout_table(fanout_result(rows))
-    assert "0.250x" in table
+    assert "0.250x" in table and "(Scan 1.250 s)" in table
     assert "INCOMPLETE: 10 received" in table
     assert "ours-sharded: not available: not landed" in table
 
