@@ -234,6 +234,7 @@ async def serve(args: argparse.Namespace) -> int:
         kind = "embedded moto server" if backend.embedded_dynamodb else "external"
         print(f"DynamoDB: {backend.dynamodb_url} ({kind}), table {backend.table_name}; auth: {args.auth}")
         print(f"redelivery queue: {backend.redelivery_url} (DLQ {backend.dlq_url})")
+        print(f"fan-out queue: {backend.fanout_url} (DLQ {backend.fanout_dlq_url})")
         if args.dynamodb_fault_rate:
             print(f"DynamoDB faults: {args.dynamodb_fault_rate:.0%} of the handlers' table calls throttled")
         for gateway in gateways:
