@@ -76,6 +76,7 @@ class Invoker:
         self._inflight: dict[str, int] = {}
         self._running = 0
         self._closed = False
+        self._dynamodb_handler: Any = None
 
     def _handler(self, function: str) -> Any:
         return importlib.import_module(f"chat.handlers.{function}").handler
@@ -86,10 +87,27 @@ class Invoker:
         otherwise each build its own boto3 client (~80% of the time to open 200 connections)."""
         from chat import clients
 
+        self._answer_dynamodb_in_process()
         for function in functions:
             self._handler(function)
         clients.dynamodb()
         clients.sqs()
+
+    def _answer_dynamodb_in_process(self) -> None:
+        """The handlers' DynamoDB calls to this process's embedded moto are answered in their own
+        thread (dynamowave.local.motofast.in_process_handler), not over loopback HTTP."""
+        import os
+
+        from chat import clients
+        from dynamowave.local import motofast
+
+        url = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB", "")
+        if self._dynamodb_handler is not None or os.environ.get(motofast.IN_PROCESS_ENV, "inprocess") == "http":
+            return
+        if url and motofast.serves(url):
+            self._dynamodb_handler = motofast.in_process_handler(url)
+            clients.add_session_handler("before-send.dynamodb", self._dynamodb_handler)
+            clients.reset()  # clients created before get it too
 
     def invoke_sync(self, function: str, region: str, event: dict[str, Any], timeout_s: float = 29.0) -> Any:
         name = f"{self.prefix}-{function}"

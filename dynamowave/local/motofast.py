@@ -31,6 +31,10 @@ DynamoDB itself:
   write (a timestamp) still goes through moto's serializer. Same JSON value, same headers.
 * the embedded server spoke HTTP/1.0: a new TCP connection, and a new server thread, per call.
   It speaks HTTP/1.1 with keep-alive now, so the SDK's pooled connections are reused.
+* handlers the runtime hosts can skip the HTTP round trip altogether: ``in_process_handler``
+  answers their DynamoDB calls to the embedded server in their own thread (``Invoker.warm``
+  registers it; ``DYNAMOWAVE_LOCAL_DYNAMODB=http`` keeps HTTP). The fault-injecting proxy, an
+  external DynamoDB and every other client still go over HTTP.
 * per request, moto listed its own service modules on disk (``isdir`` per module) to route the
   request, and listed the handler class's methods with ``inspect.getmembers``: both are constant,
   so both are cached.
@@ -48,6 +52,8 @@ from typing import Any
 _LOCK = threading.RLock()
 _installed = False
 _request = threading.local()  # active: this thread serves a DynamoDB request; shallow: in its Query
+_embedded_urls: set[str] = set()  # the moto servers this process runs (ThreadedMotoServer.start)
+IN_PROCESS_ENV = "DYNAMOWAVE_LOCAL_DYNAMODB"  # "inprocess" (default) or "http"
 
 
 def _top_level_names(projection: Any) -> list[str] | None:
@@ -154,7 +160,53 @@ def install() -> None:
 
     Item.__deepcopy__ = item_deepcopy  # type: ignore[method-assign]
     _install_fast_answers()
+    _remember_embedded_servers()
     _installed = True
+
+
+def _remember_embedded_servers() -> None:
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    original_start = ThreadedMotoServer.start
+
+    @functools.wraps(original_start)
+    def start(self: Any) -> None:
+        original_start(self)
+        _embedded_urls.add(f"http://{self._ip_address}:{self._port}")
+
+    ThreadedMotoServer.start = start  # type: ignore[method-assign]
+
+
+def serves(endpoint_url: str) -> bool:
+    """Whether ``endpoint_url`` is a moto server running in this process."""
+    return endpoint_url.rstrip("/") in _embedded_urls
+
+
+def in_process_handler(endpoint_url: str) -> Any:
+    """A botocore ``before-send`` handler answering DynamoDB requests to ``endpoint_url`` (this
+    process's embedded moto server) by calling moto's DynamoDB handler directly, as moto's own
+    ``mock_aws`` does: the same request parsing, backend, lock and answers, without the HTTP
+    round trip through werkzeug and Flask (two thirds of moto's time for a small request, and a
+    server thread per connection). Requests to any other URL go over HTTP as before (returns None)."""
+    prefix = endpoint_url.rstrip("/") + "/"
+
+    def before_send(request: Any, **_: Any) -> Any:
+        if not (request.url + "/").startswith(prefix):
+            return None
+        from botocore.awsrequest import AWSResponse
+        from moto.core.botocore_stubber import MockRawResponse
+        from moto.core.exceptions import HTTPException
+        from moto.core.utils import normalize_request
+        from moto.dynamodb.responses import DynamoHandler
+
+        normalized = normalize_request(request)
+        try:
+            status, headers, body = DynamoHandler.dispatch(normalized, normalized.raw_url, normalized.headers)
+        except HTTPException as err:
+            status, headers, body = err.code, err.get_headers(), err.get_body()
+        return AWSResponse(request.url, status, dict(headers), MockRawResponse(body))  # type: ignore[arg-type]
+
+    return before_send
 
 
 # Data-plane operations whose output is wire-format attribute values, counts and capacities.

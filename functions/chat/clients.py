@@ -26,6 +26,9 @@ _STANDARD = {"connect_timeout": 2, "read_timeout": 5, "retries": {"mode": "stand
 _NO_RETRY = {"connect_timeout": 2, "read_timeout": 5, "retries": {"mode": "standard", "total_max_attempts": 1}}
 _connections_apis: list[ConnectionsApi] = []
 _caches: list[dict[tuple[Any, ...], Any]] = []
+# botocore event handlers every session gets (and so every client created after they are added):
+# a runtime hosting the handlers beside its own services answers their calls in-process this way.
+_session_handlers: list[tuple[str, Callable[..., Any]]] = []
 _lock = threading.RLock()  # re-entrant: a factory asks for the session under it
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,7 +58,31 @@ def session() -> Any:
     """The botocore session every client of this process shares (credentials, region, data)."""
     import botocore.session
 
-    return botocore.session.get_session()
+    created = botocore.session.get_session()
+    for event_name, handler in _session_handlers:
+        created.register(event_name, handler)
+    return created
+
+
+_session_cache = _caches[-1]  # session()'s
+
+
+def add_session_handler(event_name: str, handler: Callable[..., Any]) -> None:
+    """Register ``handler`` for ``event_name`` (e.g. ``before-send.dynamodb``) on the shared
+    session, now and after every reset; clients created from then on get it."""
+    with _lock:
+        _session_handlers.append((event_name, handler))
+        for cached in _session_cache.values():
+            cached.register(event_name, handler)
+
+
+def remove_session_handler(event_name: str, handler: Callable[..., Any]) -> None:
+    """Undo ``add_session_handler`` (clients already created keep theirs: ``reset()`` them)."""
+    with _lock:
+        if (event_name, handler) in _session_handlers:
+            _session_handlers.remove((event_name, handler))
+        for cached in _session_cache.values():
+            cached.unregister(event_name, handler)
 
 
 def _client(service: str, options: dict[str, Any], **kwargs: Any) -> Any:

@@ -218,13 +218,23 @@ _STORE_PROBE = r"""
 import json, sys
 import boto3
 from moto.server import ThreadedMotoServer
-if sys.argv[1] == "fast":
+url = "http://127.0.0.1:" + sys.argv[2]
+if sys.argv[1] != "moto":
     from dynamowave.local import motofast
     motofast.install()
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[2]), verbose=False)
 server.start()
-db = boto3.client("dynamodb", endpoint_url="http://127.0.0.1:" + sys.argv[2], region_name="eu-west-1",
+db = boto3.client("dynamodb", endpoint_url=url, region_name="eu-west-1",
                   aws_access_key_id="local", aws_secret_access_key="local")
+answered = []
+if sys.argv[1] == "inprocess":
+    assert motofast.serves(url) and not motofast.serves("http://127.0.0.1:1")
+    handler = motofast.in_process_handler(url)
+    def counting(request, **kwargs):
+        response = handler(request, **kwargs)
+        answered.append(response is not None)
+        return response
+    db.meta.events.register("before-send.dynamodb", counting)
 db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
                 KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
                 AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
@@ -259,14 +269,15 @@ server.stop()
 for answer in out:
     answer.pop("ResponseMetadata", None)
 print(json.dumps(out, default=repr, sort_keys=True))
+print(json.dumps(answered))
 """
 
 
 def test_the_embedded_stores_fast_answers_are_motos_answers() -> None:
-    """motofast's fast paths (JSON answers, partition-only and copy-free queries, keep-alive)
-    answer exactly what moto answers for the same requests."""
-    answers = []
-    for mode in ("moto", "fast"):
+    """motofast's fast paths (JSON answers, partition-only and copy-free queries, keep-alive, and
+    answering in-process) answer exactly what moto answers for the same requests."""
+    answers, in_process = [], []
+    for mode in ("moto", "fast", "inprocess"):
         done = subprocess.run(
             [sys.executable, "-c", _STORE_PROBE, mode, str(free_port())],
             capture_output=True,
@@ -275,6 +286,10 @@ def test_the_embedded_stores_fast_answers_are_motos_answers() -> None:
             check=False,
         )
         assert done.returncode == 0, done.stderr[-2000:]
-        answers.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    assert answers[0] == answers[1]
+        lines = done.stdout.strip().splitlines()
+        answers.append(json.loads(lines[-2]))
+        in_process.append(json.loads(lines[-1]))
+    assert answers[0] == answers[1] == answers[2]
+    assert in_process[:2] == [[], []]
+    assert len(in_process[2]) > 40 and all(in_process[2]), "the in-process handler did not answer every call"
     assert [len(answer.get("Items", [])) for answer in answers[1]] == [30, 30, 7, 30, 0, 9, 0, 0, 10, 10, 0, 30]
