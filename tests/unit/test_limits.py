@@ -172,6 +172,10 @@ def test_a_lost_compare_and_set_reads_the_winner_and_never_double_spends(aws) ->
     assert second.allowed and second.tat_us == now_us + 2 * US
     third = limits.take(store.connections, "c1", rate, T0)
     assert not third.allowed and third.retry_after_ms == 1000
+    # a stale hint (another invocation moved tat since) costs a failed condition, never a token
+    stale = limits.take(store.connections, "c1", rate, T0 + 1.5, known_tat_us=now_us + US)
+    assert stale.allowed and stale.tat_us == now_us + 3 * US
+    assert not limits.take(store.connections, "c1", rate, T0 + 1.5, known_tat_us=now_us + US).allowed
 
 
 def test_take_on_a_missing_or_expired_connection_raises_not_connected(aws) -> None:
