@@ -424,3 +424,21 @@ def test_the_rooms_cap_comes_from_the_setting(aws, monkeypatch) -> None:
     body = {"action": "joinRoom", "room": "third"}
     refused = json.loads(rooms.handler(ws_event("joinRoom", "alice", body), Context())["body"])
     assert refused["code"] == "limit_exceeded" and refused["message"].startswith("roomsPerConnection")
+
+
+def test_connect_over_the_user_cap_is_refused_with_429_naming_the_limit(aws, monkeypatch) -> None:
+    """The contract with the $connect handler: LimitExceeded connectionsPerUser becomes HTTP 429."""
+    from chat import deps
+
+    monkeypatch.setenv("MAX_CONNECTIONS_PER_USER", "1")
+    deps.reset()
+
+    def connect_as(cid: str) -> dict:
+        identity = {"principalId": "u-9", "userId": "u-9", "name": "Nine"}
+        event = ws_event("$connect", cid, context={"eventType": "CONNECT", "authorizer": identity})
+        return connect.handler(event, Context(REGION, "connect"))
+
+    assert connect_as("c1")["statusCode"] == 200
+    refused = connect_as("c2")
+    assert refused["statusCode"] == 429 and "connectionsPerUser" in refused["body"]
+    assert not any(i["PK"]["S"] == "CONN#c2" for i in all_items(aws))
