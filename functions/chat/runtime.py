@@ -151,8 +151,8 @@ def websocket_route(fn: RouteHandler) -> Handler:
         try:
             return fn(parse_body(body_of(event)), event, context)
         except ProtocolError as err:
-            log.info("request_rejected", code=err.code)
-            return _error_reply(event, err.code, err.message, err.client_message_id)
+            log.info("request_rejected", code=err.code, retryAfterMs=err.retry_after_ms)
+            return _error_reply(event, err.code, err.message, err.client_message_id, err.retry_after_ms)
         except Exception as err:
             from chat.retry import is_transient  # only failures pay for botocore's retry tables
 
@@ -165,8 +165,14 @@ def websocket_route(fn: RouteHandler) -> Handler:
     return entrypoint(failure=lambda err: reply(error_frame("internal", "internal error, please retry")))(validated)
 
 
-def _error_reply(event: dict[str, Any], code: str, message: str, client_message_id: str | None = None) -> Any:
+def _error_reply(
+    event: dict[str, Any],
+    code: str,
+    message: str,
+    client_message_id: str | None = None,
+    retry_after_ms: int | None = None,
+) -> Any:
     if client_message_id is None:
         with contextlib.suppress(ProtocolError):  # not even base64: there is nothing to echo
             client_message_id = client_message_id_of(body_of(event))
-    return reply(error_frame(code, message, client_message_id))
+    return reply(error_frame(code, message, client_message_id, retry_after_ms=retry_after_ms))

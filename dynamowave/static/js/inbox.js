@@ -108,7 +108,9 @@ export function createInbox(chat) {
     const friendly = describeError(f.code);
     if (TRANSIENT_ERRORS.has(f.code) && f.clientMessageId) {
       // Not a verdict on the message: it stays in flight and the ack timeout sends it again
-      // with the same clientMessageId (idempotent), keeping the sender's order.
+      // with the same clientMessageId (idempotent), keeping the sender's order; a rate-limited
+      // one is resent as soon as the server says it may be.
+      if (f.code === "rate_limited") chat.outbox.retryAfter(pending.get(f.clientMessageId), f.retryAfterMs ?? 0);
       chat.view.notice(friendly, f.message);
       return;
     }
