@@ -3,7 +3,7 @@
 connection  PK=CONN#<id>     SK=META
 membership  PK=ROOM#<room>   SK=CONN#<region>#<id>       fan-out = one Query on the SK prefix
 message     PK=ROOM#<room>   SK=MSG#<ts13>#<ulid>         history = one Query on the SK prefix
-idempotency PK=ROOM#<room>   SK=CMID#<clientMessageId>    conditional put, 24 h TTL
+idempotency PK=ROOM#<room>   SK=CMID#<sender>#<cmid>      conditional put, 24 h TTL
 user        PK=USER#<userId> SK=CONNS                     live connections of an authenticated user
 """
 
