@@ -107,11 +107,6 @@ def lambda_() -> Any:
     return _client("lambda", {**_STANDARD, "read_timeout": 30, "max_pool_connections": 64})
 
 
-@_once
-def ssm() -> Any:
-    return _client("ssm", _STANDARD)
-
-
 def credentials() -> Any:
     """The shared session's credentials (refreshable ones refresh themselves), or None."""
     return session().get_credentials()
