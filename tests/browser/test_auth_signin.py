@@ -73,6 +73,15 @@ def test_a_page_that_lost_its_token_signs_in_again(auth_url: str, open_chat: Ope
             chat.conn.socket.close();
         }"""
     )
+    # Online again on a socket opened with another token (the status may still read "online"
+    # for the old socket while its close is under way).
+    page.wait_for_function(
+        """() => {
+            const ws = window.dynamowave.state.ws;
+            return ws !== null && ws.readyState === WebSocket.OPEN && !ws.url.includes("c2ln");
+        }""",
+        timeout=30_000,
+    )
     expect(page.locator("#status")).to_have_attribute("data-state", "online", timeout=30_000)
     (token,) = _socket_query(page)["token"]
     assert jwt.decode(token, options={"verify_signature": False})["name"] == "carol"
