@@ -27,19 +27,19 @@ from __future__ import annotations
 import argparse
 import atexit
 import json
-import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from dynamowave.bench.runtime import clean_env, start_dev
 
 REPO = Path(__file__).resolve().parents[1]
 REGION = "eu-west-1"
@@ -110,19 +110,6 @@ print((t1 - t0) * 1000)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _env(extra: dict[str, str]) -> dict[str, str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        env.pop(name, None)
-    return env
-
-
 @dataclass
 class LocalRuntime:
     """A `dynamowave dev` subprocess and what a handler's environment needs to reach it."""
@@ -141,7 +128,7 @@ class LocalRuntime:
 
     def handler_env(self) -> dict[str, str]:
         """The environment `dynamowave dev` gives its handlers (configure_handlers)."""
-        return _env(
+        return clean_env(
             {
                 "AWS_ACCESS_KEY_ID": "local",
                 "AWS_SECRET_ACCESS_KEY": "local",
@@ -180,39 +167,15 @@ class LocalRuntime:
 
 
 def start_runtime() -> LocalRuntime:
-    port = _free_port()
-    table = f"coldstart-{uuid.uuid4().hex[:8]}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dynamowave.cli", "dev", "--port", str(port), "--table-name", table],
-        cwd=REPO,
-        env=_env({}),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in iter(proc.stdout.readline, ""):
-            lines.append(line)
-            if line.startswith("ready:"):
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(90) or proc.poll() is not None:
-        proc.kill()
-        raise RuntimeError("dynamowave dev did not start:\n" + "".join(lines))
-    text = "".join(lines)
-    ddb = re.search(r"^DynamoDB: (\S+)", text, re.M)
-    queue = re.search(r"^redelivery queue: (\S+)", text, re.M)
-    if not ddb or not queue:
-        raise RuntimeError("unexpected dynamowave dev output:\n" + text)
+    """`dynamowave dev` on a free port with its own table (the bench's way of starting it)."""
+    dev = start_dev([])
+    queue = re.search(r"^redelivery queue: (\S+)", "".join(dev.lines), re.M)
+    port = urlsplit(dev.ws_url).port
+    if not queue or port is None:
+        dev.stop()
+        raise RuntimeError("unexpected dynamowave dev output:\n" + "".join(dev.lines))
     services = queue.group(1).split("/", 3)
-    return LocalRuntime(proc, port, table, ddb.group(1), "/".join(services[:3]), queue.group(1), lines)
+    return LocalRuntime(dev.proc, port, dev.table, dev.dynamodb_url, "/".join(services[:3]), queue.group(1), dev.lines)
 
 
 _shared: LocalRuntime | None = None

@@ -62,19 +62,7 @@ def _external_measure() -> Callable[[str], dict[str, Any]] | None:
 
 
 def measure_here(runtime: DevRuntime, module: str) -> dict[str, Any]:
-    env = clean_env(
-        {
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_REGION": runtime.region,
-            "AWS_DEFAULT_REGION": runtime.region,
-            "AWS_ENDPOINT_URL_DYNAMODB": runtime.dynamodb_url,
-            "TABLE_NAME": runtime.table,
-            "WEBSOCKET_API_ID": "local",
-            "WEBSOCKET_STAGE": "dev",
-        }
-    )
-    env["AWS_ENDPOINT_URL_DYNAMODB"] = runtime.dynamodb_url  # clean_env drops inherited ones only
+    env = clean_env(runtime.handler_environment())
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, module], capture_output=True, text=True, env=env, timeout=120, check=False
     )

@@ -51,14 +51,7 @@ class InProcess:
         self.last_scan_s = 0.0  # the original design's Scan, part of its wall time
         os.environ.update(
             {
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_REGION": runtime.region,
-                "AWS_DEFAULT_REGION": runtime.region,
-                "AWS_ENDPOINT_URL_DYNAMODB": runtime.dynamodb_url,
-                "TABLE_NAME": runtime.table,
-                "WEBSOCKET_API_ID": "local",
-                "WEBSOCKET_STAGE": "dev",
+                **runtime.handler_environment(),
                 "CONNECTIONS_ENDPOINTS": json.dumps({runtime.region: runtime.management_url}),
                 "FANOUT_SHARD_THRESHOLD": NO_SHARDING,
             }

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dynamowave.local.backend import free_port
+
 READY_TIMEOUT_S = 60.0
 
 
@@ -23,17 +24,13 @@ class BenchError(RuntimeError):
     pass
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_INHERITED_AWS = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS")
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra or {})}
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS"):
-        env.pop(name, None)
-    return env
+    """This process's environment without the caller's AWS profile and endpoints, plus ``extra``."""
+    env = {name: value for name, value in os.environ.items() if name not in _INHERITED_AWS}
+    return {**env, "PYTHONUNBUFFERED": "1", **(extra or {})}
 
 
 def _die_with_parent() -> None:
@@ -72,6 +69,19 @@ class DevRuntime:
 
     def cpu(self) -> float:
         return cpu_seconds(self.proc.pid)
+
+    def handler_environment(self) -> dict[str, str]:
+        """What a handler outside the runtime needs to use the runtime's table and region."""
+        return {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_url,
+            "TABLE_NAME": self.table,
+            "WEBSOCKET_API_ID": "local",
+            "WEBSOCKET_STAGE": "dev",
+        }
 
     def stop(self) -> None:
         if self.proc.poll() is None:
