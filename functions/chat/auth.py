@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,15 +238,6 @@ class Verifier:
         if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_CHARS:
             raise InvalidToken("malformed sub claim")
         return claims
-
-
-def header_of(event: Mapping[str, Any], name: str) -> str | None:
-    """A request header, whatever its case (API Gateway keeps the client's)."""
-    wanted = name.lower()
-    for key, value in (event.get("headers") or {}).items():
-        if isinstance(key, str) and key.lower() == wanted:
-            return value if isinstance(value, str) else None
-    return None
 
 
 def check_origin(origin: str | None, allowed: tuple[str, ...]) -> None:

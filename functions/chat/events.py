@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Any
 
 from chat.protocol import ProtocolError
@@ -21,6 +22,15 @@ def body_of(event: dict[str, Any]) -> str | bytes | None:
 
 def connection_id_of(event: dict[str, Any]) -> str:
     return event["requestContext"]["connectionId"]
+
+
+def header_of(event: Mapping[str, Any], name: str) -> str | None:
+    """A request header, whatever its case (API Gateway keeps the client's)."""
+    wanted = name.lower()
+    for key, value in (event.get("headers") or {}).items():
+        if isinstance(key, str) and key.lower() == wanted:
+            return value if isinstance(value, str) else None
+    return None
 
 
 def query_of(event: dict[str, Any]) -> dict[str, Any]:

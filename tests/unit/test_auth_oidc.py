@@ -385,9 +385,11 @@ def test_origin_allow_list() -> None:
 
 
 def test_header_lookup_ignores_case() -> None:
-    assert auth.header_of({"headers": {"origin": "x"}}, "Origin") == "x"
-    assert auth.header_of({"headers": {"ORIGIN": "y"}}, "Origin") == "y"
-    assert auth.header_of({"headers": None}, "Origin") is None
+    from chat.events import header_of
+
+    assert header_of({"headers": {"origin": "x"}}, "Origin") == "x"
+    assert header_of({"headers": {"ORIGIN": "y"}}, "Origin") == "y"
+    assert header_of({"headers": None}, "Origin") is None
 
 
 # ---- the handler ----------------------------------------------------------------------------------

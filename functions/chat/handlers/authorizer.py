@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from chat import log, metrics
-from chat.auth import InvalidToken, check_origin, header_of, policy, verifier
+from chat.auth import InvalidToken, check_origin, policy, verifier
 from chat.config import settings
-from chat.events import query_of
+from chat.events import header_of, query_of
 from chat.protocol import sanitize_name
 from chat.runtime import entrypoint
 

@@ -16,7 +16,7 @@ from typing import Any
 from chat import log, service
 from chat.config import settings
 from chat.deps import dependencies
-from chat.events import authorizer_of, connection_id_of, query_of
+from chat.events import authorizer_of, connection_id_of, header_of, query_of
 from chat.protocol import ProtocolError
 from chat.runtime import entrypoint, region_of
 from chat.store import LimitExceeded
@@ -25,21 +25,13 @@ from chat.store import LimitExceeded
 IDENTITY_PARAMETERS = ("name", "token")
 
 
-def _origin_of(event: dict[str, Any]) -> str | None:
-    # Not chat.auth.header_of: importing chat.auth needs PyJWT, which only the authorizer's zip has.
-    for key, value in (event.get("headers") or {}).items():
-        if isinstance(key, str) and key.lower() == "origin" and isinstance(value, str):
-            return value
-    return None
-
-
 @entrypoint(failure=lambda err: {"statusCode": 500, "body": "internal error"})
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     config = settings()
     identity = authorizer_of(event)
     query = query_of(event)
     if config.auth_mode == "none" and not identity:
-        origin = _origin_of(event)
+        origin = header_of(event, "Origin")
         if origin is not None and config.allowed_origins and origin.rstrip("/") not in config.allowed_origins:
             log.info("connect_origin_refused", connectionId=connection_id_of(event))
             return {"statusCode": 403, "body": "Origin not allowed"}
