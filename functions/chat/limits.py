@@ -35,14 +35,13 @@ from typing import Protocol
 
 from chat import metrics
 from chat.deps import Dependencies
-from chat.protocol import ProtocolError
+from chat.protocol import NOT_REGISTERED, ProtocolError
 from chat.store import NotConnected, Store
 
 MICROS = 1_000_000
 # Compare-and-set rounds before a frame is refused: each lost round means another invocation of the
 # same connection moved ``tat`` first (it took a token), so refusing is never too lenient.
 CAS_ROUNDS = 8
-NOT_REGISTERED = "connection is not registered, reconnect"
 KNOWN_CONNECTIONS = 10_000  # per execution environment; the oldest are forgotten first
 
 

@@ -28,6 +28,9 @@ CLIENT_MESSAGE_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _CURSOR_SK_RE = re.compile(r"MSG#\d{13}#[0-9A-HJKMNP-TV-Z]{26}")
 _ALLOWED_CONTROLS = {"\n", "\r", "\t"}
 
+# The `unauthorized` answer to a frame from a connection the table no longer knows.
+NOT_REGISTERED = "connection is not registered, reconnect"
+
 ERROR_CODES = frozenset(
     {
         "invalid_json",

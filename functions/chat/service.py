@@ -21,6 +21,7 @@ from chat.delivery import Delivery, DeliveryReport, Outcome
 from chat.deps import Dependencies
 from chat.protocol import (
     DEFAULT_ROOM,
+    NOT_REGISTERED,
     History,
     ProtocolError,
     SendMessage,
@@ -44,7 +45,6 @@ from chat.store import (
 
 # API Gateway refuses messages over 128 KB; leave room for the envelope.
 MAX_REPLY_BYTES = 120 * 1024
-NOT_REGISTERED = "connection is not registered, reconnect"
 
 
 # ---- connections ---------------------------------------------------------------------------------
