@@ -26,6 +26,12 @@ TUNING_OPTIONS: tuple[tuple[str, Callable[[str], Any], float, str], ...] = (
     ("--post-fault-rate", cliargs.rate, 0.0, "share of @connections posts failing with 429/500"),
     ("--post-gone-rate", cliargs.rate, 0.0, "share of @connections posts answered 410 (the socket closes too)"),
     ("--post-latency-ms", cliargs.non_negative_int, 0, "latency added to every @connections post"),
+    (
+        "--handshake-delay-ms",
+        cliargs.non_negative_int,
+        0,
+        "delay between a successful $connect and the socket opening (posts to it meanwhile: 410)",
+    ),
     ("--dynamodb-fault-rate", cliargs.rate, 0.0, "share of DynamoDB calls answered with throttling"),
     ("--idle-timeout", cliargs.positive_seconds, 600, "idle timeout, seconds"),
     ("--max-connection-seconds", cliargs.positive_seconds, 7200, "maximum connection duration, seconds"),
@@ -183,7 +189,13 @@ async def serve(args: argparse.Namespace) -> int:
             auth=args.auth,
             idle_timeout_s=args.idle_timeout,
             max_connection_s=args.max_connection_seconds,
-            faults=Faults(args.post_fault_rate, args.post_gone_rate, args.post_latency_ms, rng),
+            faults=Faults(
+                args.post_fault_rate,
+                args.post_gone_rate,
+                args.post_latency_ms,
+                rng,
+                handshake_delay_ms=args.handshake_delay_ms,
+            ),
             idp=idp,
             public_config={"catchUpMarginMs": catch_up_margin_ms(args)},
         )

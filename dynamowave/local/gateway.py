@@ -264,6 +264,8 @@ class Gateway(ManagementApi):
             self.stats["connect_rejected"] += 1
             # The handler's body (e.g. which limit a 429 hit) is kept, for clients that read it.
             return web.Response(status=status, text=str(body) if body else "Forbidden")
+        if self.faults.handshake_delay_ms:  # API Gateway's window: $connect done, socket not yet open
+            await asyncio.sleep(self.faults.handshake_delay_ms / 1000)
         await socket.prepare(request)
         self.connections[connection_id] = conn
         self.stats["connected"] += 1

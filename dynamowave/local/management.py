@@ -42,6 +42,9 @@ class Faults:
     gone_rate: float = 0.0
     latency_ms: int = 0
     rng: random.Random = field(default_factory=random.Random)
+    # Between a $connect that succeeded and the socket being open, posts to the connection are
+    # answered 410 (its membership is already in the table): widened, to test what handles it.
+    handshake_delay_ms: int = 0
 
 
 @dataclass

@@ -59,6 +59,8 @@ class Settings:
     fanout_shard_size: int = 250
     # Receives of a redelivery record before SQS moves it to the DLQ (the redrive policy's value).
     redelivery_max_receive_count: int = 5
+    # A 410 from a connection younger than this is not taken for a dead one (chat.service.prune).
+    opening_grace_ms: int = 10_000
     # Local runtime only: {"region": "http://127.0.0.1:8000/dev"}; empty on AWS.
     connections_endpoints: dict[str, str] = field(default_factory=dict)
 
@@ -96,6 +98,7 @@ def settings() -> Settings:
         fanout_shard_threshold=_int("FANOUT_SHARD_THRESHOLD", 1000, 2, 1_000_000),
         fanout_shard_size=_int("FANOUT_SHARD_SIZE", 250, 1, 1000),
         redelivery_max_receive_count=_int("REDELIVERY_MAX_RECEIVE_COUNT", 5, 1, 1000),
+        opening_grace_ms=_int("OPENING_GRACE_MS", 10_000, 0, 60_000),
         connections_endpoints=endpoints,
     )
 

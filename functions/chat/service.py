@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -296,23 +296,37 @@ def settle(
     not be queued (the redelivery queue said so): the caller's source may try the whole thing again."""
     settled = True
     for outcome in outcomes:
-        if outcome.status == "gone":
-            prune(deps, outcome.connection_id)
-        elif outcome.status == "failed":
+        if outcome.status == "gone" and not prune(deps, outcome.connection_id):
+            outcome = replace(outcome, status="failed", error="GoneException from a connection still opening")
+        if outcome.status == "failed":
             metrics.count("DeliveryFailures")
             if deps.redelivery.park(outcome, frame, room, delivery.region, delivery.endpoint_url) is False:
                 settled = False  # could not be queued: lost unless the caller's source tries again
     return settled
 
 
-def prune(deps: Dependencies, connection_id: str) -> None:
-    """Remove a connection that answered 410 and its memberships (TTL removes it later if this fails)."""
+def prune(deps: Dependencies, connection_id: str) -> bool:
+    """Remove a connection that answered 410 and its memberships (TTL removes it later if this
+    fails). False when it is kept: it connected less than ``OPENING_GRACE_MS`` ago (a setting).
+
+    API Gateway answers 410 to a post that arrives while a connection is still opening: its
+    $connect has stored the membership, so a fan-out already lists it, but the gateway has not yet
+    finished the handshake. Pruning it then would leave a client whose socket is open and who is no
+    longer a member: it would never hear from the room again, and never reconnect to catch up.
+    The caller parks such a delivery instead; the redelivery finds the socket open (or, once the
+    connection is older, prunes it)."""
+    cutoff_ms = int(deps.clock() * 1000) - deps.settings.opening_grace_ms
     try:
-        rooms = deps.store.connections.remove(connection_id)
-        log.info("stale_connection_pruned", connectionId=connection_id, rooms=rooms)
-        metrics.count("StaleConnectionsPruned")
+        rooms = deps.store.connections.remove_if_connected_before(connection_id, cutoff_ms)
     except (ClientError, BotoCoreError) as err:
         log.warning("stale_connection_prune_failed", connectionId=connection_id, **log.describe_error(err))
+        return True
+    if rooms is None:
+        log.info("opening_connection_kept", connectionId=connection_id)
+        return False
+    log.info("stale_connection_pruned", connectionId=connection_id, rooms=rooms)
+    metrics.count("StaleConnectionsPruned")
+    return True
 
 
 # ---- sharded fan-out: the fan-out queue's consumer -------------------------------------------------
@@ -388,8 +402,8 @@ def redeliver(deps: Dependencies, record: Mapping[str, Any], delivery: Delivery,
         return "dropped"
     metrics.count("Redeliveries")
     outcome = delivery.send(connection_id, frame, deadline)
-    if outcome.status == "gone":
-        prune(deps, connection_id)
+    if outcome.status == "gone" and not prune(deps, connection_id):
+        outcome = replace(outcome, status="failed", error="GoneException from a connection still opening")
     log.info("redelivery_attempted", status=outcome.status, attempts=outcome.attempts, error=outcome.error, **fields)
     return outcome.status
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 
 import pytest
 from dwkit import ChatClient, Runtime, new_room, open_ws, poll, ws_url
@@ -188,9 +189,11 @@ def test_stale_connection_pruned_on_410(runtime: Runtime, clients) -> None:
     alice = clients(runtime, "alice", room=room)
     bob = clients(runtime, "bob", room=room)
     # A connection whose socket is gone but whose items remain ($disconnect missed it), written
-    # exactly as $connect writes one.
+    # exactly as $connect writes one, an hour ago (a 410 from a connection still opening is not
+    # taken for a dead one: tests/unit/test_messaging.py).
     ghost = base64.b64encode(secrets.token_bytes(10)).decode()
-    Store(runtime.table, runtime.ddb).connections.add(ghost, runtime.region, "ghost", "ghost", room, 7500)
+    store = Store(runtime.table, runtime.ddb)
+    store.connections.add(ghost, runtime.region, "ghost", "ghost", room, 7500, now=time.time() - 3600)
     assert set(runtime.connection_items(ghost, [room])) == {"META", f"ROOM#{room}"}
     assert ghost in runtime.member_ids(room)
     gone_before = runtime.stats().get("post_gone", 0)

@@ -50,7 +50,7 @@ STORE_CALLS: dict[str, set[str]] = {
         "Memberships.get",
         "Messages.put",
         "Memberships.connection_ids",
-        "Connections.remove",
+        "Connections.remove_if_connected_before",
     },
     # service.join / leave (_registered first) / history
     "rooms": {
@@ -62,11 +62,11 @@ STORE_CALLS: dict[str, set[str]] = {
         "Messages.history_forward",
     },
     # service.fan_in -> distribute / fan_out -> settle -> prune
-    "fanout": {"Memberships.connection_ids", "Connections.remove"},
+    "fanout": {"Memberships.connection_ids", "Connections.remove_if_connected_before"},
     # service.deliver_shards -> _post_and_settle -> settle -> prune
-    "fanout_worker": {"Connections.remove"},
+    "fanout_worker": {"Connections.remove_if_connected_before"},
     # service.redeliver_batch -> redeliver: is it still connected, prune on 410
-    "redeliver": {"Connections.get", "Connections.remove"},
+    "redeliver": {"Connections.get", "Connections.remove_if_connected_before"},
     # service.health -> store.ping
     "health": {"Store.ping"},
     "authorizer": set(),  # verifies the JWT with the issuer's JWKS over HTTPS: no AWS call

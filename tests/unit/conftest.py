@@ -125,6 +125,16 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     deps.reset()
 
 
+@pytest.fixture
+def opened_long_ago(aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every connection counts as older than the opening grace: a 410 from the fake @connections
+    API means a dead connection (the tests of a 410 from one still opening set their own grace)."""
+    from chat import deps
+
+    monkeypatch.setenv("OPENING_GRACE_MS", "0")
+    deps.reset()
+
+
 class FakeApis(dict):
     """endpoint URL → its FakeManagement, created on first use (by a handler or a test). Posts
     run in delivery's thread pool: two first uses at once must still share one fake."""

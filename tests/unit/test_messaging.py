@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_fan_out_reaches_only_this_regions_members(aws, management) -> None:
     assert {cid for cid, _ in management[endpoint()].posts} == {"alice", "bob"}
 
 
-def test_gone_connection_is_pruned_with_all_memberships(aws, management) -> None:
+def test_gone_connection_is_pruned_with_all_memberships(aws, opened_long_ago, management) -> None:
     join("alice")
     join("stale")
     rooms.handler(ws_event("joinRoom", "stale", {"action": "joinRoom", "room": "other"}), Context())
@@ -102,6 +103,36 @@ def test_gone_connection_is_pruned_with_all_memberships(aws, management) -> None
     left = [(i["PK"]["S"], i["SK"]["S"]) for i in all_items(aws) if "stale" in i["PK"]["S"] + i["SK"]["S"]]
     assert left == []
     assert fake.attempts["stale"] == 1  # a 410 is final: no retries
+    assert queued_records(_redelivery_queue()) == []
+
+
+def test_a_410_from_a_connection_still_opening_is_parked_not_pruned(aws, management) -> None:
+    """API Gateway answers 410 to a post that beats the end of a connection's handshake, after its
+    $connect stored the membership. Pruning it would leave an open socket that is no longer a
+    member: the client would never hear from the room again and never reconnect to catch up."""
+    join("alice")
+    join("opening")
+    fake = management[endpoint()]
+    fake.gone.add("opening")
+    send("alice", {"action": "sendMessage", "text": "first words"})
+    kept = {(i["PK"]["S"], i["SK"]["S"]) for i in all_items(aws) if "opening" in i["PK"]["S"] + i["SK"]["S"]}
+    assert kept == {("CONN#opening", "META"), ("ROOM#lobby", f"CONN#{REGION}#opening")}
+    (record,) = queued_records(_redelivery_queue())
+    assert record["connectionId"] == "opening" and record["frame"]["text"] == "first words"
+    assert record["error"] == "GoneException from a connection still opening"
+
+
+def test_a_connection_past_the_opening_grace_is_pruned_on_410(aws, management, monkeypatch) -> None:
+    from chat import deps
+
+    join("alice")
+    join("dead")
+    monkeypatch.setenv("OPENING_GRACE_MS", "50")
+    deps.reset()
+    time.sleep(0.1)
+    management[endpoint()].gone.add("dead")
+    send("alice", {"action": "sendMessage", "text": "x"})
+    assert not [i for i in all_items(aws) if "dead" in i["PK"]["S"] + i["SK"]["S"]]
     assert queued_records(_redelivery_queue()) == []
 
 

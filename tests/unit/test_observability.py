@@ -372,7 +372,9 @@ def test_the_standard_logger_can_be_quietened_and_redirected(capsys) -> None:
     assert [json.loads(line)["event"] for line in elsewhere.getvalue().splitlines()] == ["loud"]
 
 
-def test_stream_records_are_fanned_in_one_at_a_time_under_their_message_id(aws, management, capsys) -> None:
+def test_stream_records_are_fanned_in_one_at_a_time_under_their_message_id(
+    aws, opened_long_ago, management, capsys
+) -> None:
     from chat.handlers import fanout
     from tests.unit.conftest import OTHER_REGION, REGION, endpoint
     from tests.unit.test_messaging import join, messages_in, send, stream_record

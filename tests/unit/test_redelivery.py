@@ -51,13 +51,25 @@ def test_still_failing_is_reported_back_to_the_queue(aws, management, monkeypatc
     assert invoke(ok, record) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
 
 
-def test_a_gone_connection_is_pruned_and_not_retried(aws, management, monkeypatch) -> None:
+def test_a_gone_connection_is_pruned_and_not_retried(aws, opened_long_ago, management, monkeypatch) -> None:
     from tests.unit.conftest import all_items
 
     record = failed_delivery_to_bob(management, monkeypatch)
     management[endpoint()].gone.add("bob")
     assert invoke(record) == {"batchItemFailures": []}
     assert not [i for i in all_items(aws) if "bob" in i["SK"]["S"] or "bob" in i["PK"]["S"]]
+
+
+def test_a_410_from_a_connection_still_opening_is_tried_again_later(aws, management, monkeypatch) -> None:
+    from tests.unit.conftest import all_items
+
+    record = failed_delivery_to_bob(management, monkeypatch)
+    management[endpoint()].gone.add("bob")
+    assert invoke(record) == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    assert [i for i in all_items(aws) if i["PK"]["S"] == "CONN#bob"]  # still a member
+    management[endpoint()].gone.discard("bob")  # the handshake finished
+    assert invoke(record) == {"batchItemFailures": []}
+    assert [f["text"] for f in management[endpoint()].frames_for("bob")] == ["later"]
 
 
 def test_a_connection_no_longer_in_the_table_is_dropped_without_posting(aws, management, monkeypatch) -> None:

@@ -110,9 +110,16 @@ def connections(ddb) -> set[str]:
 
 @pytest.fixture
 def mixed(aws, management, dlq) -> dict[str, Any]:
-    """Four connections and a DLQ record each, one of every outcome, plus a record that is not JSON."""
+    """Four connections and a DLQ record each, one of every outcome, plus a record that is not JSON.
+    The connections opened an hour ago, as a DLQ record's connection did: a 410 means gone."""
     for cid in ("alice", "bob", "carol"):
         join(cid)
+        aws.update_item(
+            TableName=TABLE,
+            Key={"PK": {"S": f"CONN#{cid}"}, "SK": {"S": "META"}},
+            UpdateExpression="SET connectedAt = connectedAt - :hour",
+            ExpressionAttributeValues={":hour": {"N": "3600000"}},
+        )
     api = management[endpoint()]
     api.gone.add("bob")
     api.broken.add("carol")

@@ -313,7 +313,9 @@ def queued_shards(fanout_queue: str, management, n: int = 11) -> tuple[list[str]
     return members, receive_all(fanout_queue)
 
 
-def test_a_worker_batch_prunes_gone_connections_and_parks_failures(aws, fanout_queue: str, management) -> None:
+def test_a_worker_batch_prunes_gone_connections_and_parks_failures(
+    aws, opened_long_ago, fanout_queue: str, management
+) -> None:
     members, records = queued_shards(fanout_queue, management)
     queued = [cid for r in records for cid in sharding.decode(r["body"]).connection_ids]
     gone, failing = queued[0], queued[-1]
@@ -380,7 +382,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
     return seen
 
 
-def test_service_metrics(fanout_queue: str, management, recorded: dict[str, list[float]]) -> None:
+def test_service_metrics(fanout_queue: str, opened_long_ago, management, recorded: dict[str, list[float]]) -> None:
     from chat.handlers import redeliver
 
     members = room_of(11)

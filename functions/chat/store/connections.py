@@ -216,9 +216,20 @@ class Connections:
         returns the number of rooms it was in. Idempotent: $disconnect, 410 handling and retries may
         all call it."""
         raw = self._read(connection_id)
+        return self._delete(connection_id, codec.decode(raw)) if raw else 0
+
+    def remove_if_connected_before(self, connection_id: str, cutoff_ms: int) -> int | None:
+        """``remove``, for a connection that connected before ``cutoff_ms`` (epoch ms); None, and
+        nothing removed, for a newer one (410 handling: see ``chat.service.prune``)."""
+        raw = self._read(connection_id)
         if not raw:
             return 0
         item = codec.decode(raw)
+        if int(item.get("connectedAt", 0)) >= cutoff_ms:
+            return None
+        return self._delete(connection_id, item)
+
+    def _delete(self, connection_id: str, item: dict[str, Any]) -> int:
         rooms = sorted(item.get("rooms", ()))
         memberships = [keys.membership_key(room, item["region"], connection_id) for room in rooms]
         deletes = [
