@@ -19,6 +19,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support import free_port, require
 
+# expect() has its own timeout (5 s by default), apart from the pages': CI may run these beside
+# other work, so assertions wait as long as actions do.
+expect.set_options(timeout=UI_TIMEOUT_MS)
+
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:

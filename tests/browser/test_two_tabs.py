@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from browserkit import OpenChat
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -102,3 +102,27 @@ def test_join_leave_rooms_and_not_in_room_error(base_url: str, open_chat: OpenCh
     )
     expect(dan.locator("#notice")).to_be_visible()
     expect(dan.locator("#notice")).to_contain_text("not in that room")
+
+
+def test_a_name_submitted_while_the_page_is_still_loading_is_used(base_url: str, browser: Browser) -> None:
+    """Someone quick (or a slow network) submits a name before /config.json has arrived: the page
+    connects with that name once the configuration is there, rather than asking for it again."""
+    room = f"browser-{uuid.uuid4().hex[:8]}"
+    context = browser.new_context()
+    try:
+        held: list[Route] = []  # the page's /config.json request, answered only after the name
+        page = context.new_page()
+        page.route("**/config.json", lambda route: held.append(route))
+        page.goto(f"{base_url}#{room}", wait_until="domcontentloaded")
+        expect(page.locator("#status")).to_have_text("Loading…")
+        page.fill("#name-input", "quick")
+        page.press("#name-input", "Enter")
+        assert len(held) == 1, held
+        held[0].continue_()
+        expect(page.locator("#status")).to_have_attribute("data-state", "online")
+        expect(page.locator("#room-title")).to_have_text(f"#{room}")
+        _send(page, "typed fast")
+        expect(_delivered(page, "typed fast")).to_have_count(1)
+        expect(page.locator("#messages .msg .sender")).to_have_text("quick")
+    finally:
+        context.close()

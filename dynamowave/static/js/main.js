@@ -136,8 +136,8 @@ function bindUi() {
 async function main() {
   bindUi();
   view.applyLimits(chat.protocol.limits, chat.protocol.isRoom); // defaults until config arrives
-  const name = storage.get(NAME_KEY);
-  view.identity(name, false);
+  const remembered = storage.get(NAME_KEY);
+  view.identity(remembered, false);
   chat.rooms.setActive(roomFromHash(chat.protocol.isRoom) || chat.protocol.limits.defaultRoom);
   chat.showActive();
   view.status("idle", "Loading…");
@@ -149,6 +149,9 @@ async function main() {
   chat.setConfig(config);
   chat.onRefused = () => identity.refreshAfterRefusal();
   view.authMode(config.auth);
+  // A name submitted while the configuration was loading is in chat.name (setIdentity could not
+  // start without the configuration): it wins over the one remembered from the last visit.
+  const name = chat.name || remembered;
   if (config.auth === "cognito" || config.auth === "oidc") {
     await identity.startWithProvider(config);
   } else if (name) {
