@@ -310,9 +310,10 @@ def prune(deps: Dependencies, connection_id: str) -> bool:
     fails). False when it is kept: it connected less than ``OPENING_GRACE_MS`` ago (a setting).
 
     API Gateway answers 410 to a post that arrives while a connection is still opening (AWS's
-    knowledge-center article on 410 lists it first): its $connect has stored the membership, so a fan-out already lists it, but the gateway has not yet
-    finished the handshake. Pruning it then would leave a client whose socket is open and who is no
-    longer a member: it would never hear from the room again, and never reconnect to catch up.
+    knowledge-center article on 410 lists it first): its $connect has stored the membership, so a
+    fan-out already lists it, but the gateway has not yet finished the handshake. Pruning it then
+    would leave a client whose socket is open and who is no longer a member: it would never hear
+    from the room again, and never reconnect to catch up.
     The caller parks such a delivery instead; the redelivery finds the socket open (or, once the
     connection is older, prunes it)."""
     cutoff_ms = int(deps.clock() * 1000) - deps.settings.opening_grace_ms
