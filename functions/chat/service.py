@@ -296,13 +296,21 @@ def settle(
     not be queued (the redelivery queue said so): the caller's source may try the whole thing again."""
     settled = True
     for outcome in outcomes:
-        if outcome.status == "gone" and not prune(deps, outcome.connection_id):
-            outcome = replace(outcome, status="failed", error="GoneException from a connection still opening")
+        if outcome.status == "gone":
+            outcome = settle_gone(deps, outcome)
         if outcome.status == "failed":
             metrics.count("DeliveryFailures")
             if deps.redelivery.park(outcome, frame, room, delivery.region, delivery.endpoint_url) is False:
                 settled = False  # could not be queued: lost unless the caller's source tries again
     return settled
+
+
+def settle_gone(deps: Dependencies, outcome: Outcome) -> Outcome:
+    """A 410: the connection is pruned and the outcome stays ``gone``; or the connection is still
+    opening (see ``prune``) and the delivery becomes ``failed``, to be tried again later."""
+    if prune(deps, outcome.connection_id):
+        return outcome
+    return replace(outcome, status="failed", error="GoneException from a connection still opening")
 
 
 def prune(deps: Dependencies, connection_id: str) -> bool:
@@ -403,8 +411,8 @@ def redeliver(deps: Dependencies, record: Mapping[str, Any], delivery: Delivery,
         return "dropped"
     metrics.count("Redeliveries")
     outcome = delivery.send(connection_id, frame, deadline)
-    if outcome.status == "gone" and not prune(deps, connection_id):
-        outcome = replace(outcome, status="failed", error="GoneException from a connection still opening")
+    if outcome.status == "gone":
+        outcome = settle_gone(deps, outcome)
     log.info("redelivery_attempted", status=outcome.status, attempts=outcome.attempts, error=outcome.error, **fields)
     return outcome.status
 
