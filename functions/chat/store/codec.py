@@ -8,7 +8,7 @@ table stores is an integer (timestamps, TTLs, counts), so numbers are encoded fr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -63,28 +63,25 @@ def decode(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def decode_value(value: Mapping[str, Any]) -> Any:
     ((kind, raw),) = value.items()
-    if kind == "S":
-        return raw
-    if kind == "N":
-        return _integer(raw)
-    if kind == "BOOL":
-        return bool(raw)
-    if kind == "NULL":
-        return None
-    if kind == "B":
-        return bytes(raw)
-    if kind == "SS":
-        return frozenset(raw)
-    if kind == "NS":
-        return frozenset(_integer(v) for v in raw)
-    if kind == "BS":
-        return frozenset(bytes(v) for v in raw)
-    if kind == "M":
-        return decode(raw)
-    if kind == "L":
-        return [decode_value(v) for v in raw]
-    raise TypeError(f"unknown attribute value type {kind!r}")
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        raise TypeError(f"unknown attribute value type {kind!r}")
+    return decoder(raw)
 
 
 def _integer(raw: str) -> int:
     return int(Decimal(raw))  # "1e3" and "1000.0" are valid N values too
+
+
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "S": lambda raw: raw,
+    "N": _integer,
+    "BOOL": bool,
+    "NULL": lambda raw: None,
+    "B": bytes,
+    "SS": frozenset,
+    "NS": lambda raw: frozenset(_integer(v) for v in raw),
+    "BS": lambda raw: frozenset(bytes(v) for v in raw),
+    "M": decode,
+    "L": lambda raw: [decode_value(v) for v in raw],
+}
